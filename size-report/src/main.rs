@@ -1,0 +1,2 @@
+//! size-report: placeholder (its helper replaces this file).
+fn main() {}
