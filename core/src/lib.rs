@@ -10,7 +10,16 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod cmdline;
+pub mod deploy;
 pub mod error;
+pub mod fs;
+pub mod gvariant;
+pub mod modules;
+pub mod mount;
 pub mod name;
+pub mod ostree;
+pub mod switch_root;
+pub mod ostree_write;
 
 pub use error::{Error, ParseError, Malformed};

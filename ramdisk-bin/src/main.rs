@@ -9,6 +9,8 @@
 mod applets;
 mod args;
 mod install;
+#[cfg(feature = "pull")]
+mod pull;
 mod report;
 
 use std::process::ExitCode;

@@ -22,6 +22,11 @@ pub fn err(pieces: &[&str]) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// Writes the pieces to stderr as one write, without a newline (a prompt such as `mv: overwrite 'x'? `).
+pub fn err_raw(pieces: &[&str]) {
+    let _ = std::io::stderr().lock().write_all(pieces.concat().as_bytes());
+}
+
 /// strerror text for the errnos an initramfs meets; `error N` for the rest.
 pub fn errno_str(e: Errno, buf: &mut String) {
     let text = match e {

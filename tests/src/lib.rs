@@ -4,6 +4,9 @@
 //! test executable's `deps/` directory (built by `cargo test --workspace` / `cargo build`).
 //! `$RAMDISK_RUNNER` (e.g. `qemu-aarch64-static`) is put in front of it when set.
 
+pub mod repo;
+pub mod tree;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};

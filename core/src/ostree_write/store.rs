@@ -1,0 +1,364 @@
+//! Durable object, partial-marker and ref writes into an `archive-z2` repository
+//! (ostree-format.md §1, §1.2, §1.4).
+//!
+//! Crash behaviour of each write:
+//! - [`TmpObject::commit`]: the bytes go to `tmp/.tmp-ramdisk-PID-N`, are `fsync`ed, then
+//!   `renameat` to `objects/XX/REST.EXT`. The object name appears only with its full, synced
+//!   content, so "present" always means "complete"; a crash leaves a stray file in `tmp/`.
+//!   The directory entry itself becomes durable at the next [`Store::sync`].
+//! - [`Store::mark_partial`]: `state/CSUM.commitpartial` is created and `state/` `fsync`ed before
+//!   the caller fetches the commit's tree.
+//! - [`Store::clear_partial`]: the caller first runs [`Store::sync`] (`syncfs`), so every object
+//!   rename is on disk before the marker goes.
+//! - [`Store::write_ref`]: the ref file is replaced whole (`layout::replace_file`), after the
+//!   marker is gone.
+//!
+//! `Store` is `Sync`: several fetch threads store objects at once (each object has its own
+//! temporary name; `mkdirat` of `objects/XX` tolerates `EEXIST`).
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{self, AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::keyfile;
+use super::layout::{create_unique, mkdir_exist_ok, open_dir, read_file, replace_file, write_all};
+use crate::error::{Error, Result};
+use crate::name::Name;
+
+/// The object types a pull stores, with their file extension in an archive repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    /// `.commit`
+    Commit,
+    /// `.commitmeta` (detached metadata, named after its commit).
+    CommitMeta,
+    /// `.dirtree`
+    DirTree,
+    /// `.dirmeta`
+    DirMeta,
+    /// `.filez` (archive content object).
+    Content,
+}
+
+impl ObjKind {
+    /// The file extension, without the dot.
+    pub const fn ext(self) -> &'static str {
+        match self {
+            ObjKind::Commit => "commit",
+            ObjKind::CommitMeta => "commitmeta",
+            ObjKind::DirTree => "dirtree",
+            ObjKind::DirMeta => "dirmeta",
+            ObjKind::Content => "filez",
+        }
+    }
+}
+
+/// Longest `REST.EXT` object file name: 62 hex + `.` + `commitmeta`.
+const OBJ_NAME_MAX: usize = 62 + 1 + 10;
+
+/// `XX` and `REST.EXT` for `csum` and `kind` (ostree-format.md §1.2).
+pub fn object_names(csum: &[u8; 32], kind: ObjKind) -> ([u8; 2], heapless::Vec<u8, OBJ_NAME_MAX>) {
+    let hex = hex64(csum);
+    let mut rest = heapless::Vec::new();
+    // Capacity is exactly enough for 62 + 1 + the longest extension: these cannot fail.
+    let _ = rest.extend_from_slice(hex.get(2..).unwrap_or_default());
+    let _ = rest.push(b'.');
+    let _ = rest.extend_from_slice(kind.ext().as_bytes());
+    ([hex[0], hex[1]], rest)
+}
+
+/// An open `archive-z2` repository being written to.
+pub struct Store {
+    repo: OwnedFd,
+    objects: OwnedFd,
+    tmp: OwnedFd,
+    state: OwnedFd,
+}
+
+impl Store {
+    /// Opens the repository at `path` for writing.
+    ///
+    /// # Errors
+    /// A failing `openat`; `State` when `config` has no `repo_version=1` or the mode is not
+    /// `archive-z2` (pulling into bare repositories is not supported).
+    pub fn open(path: &str) -> Result<Self> {
+        let repo = open_dir(fs::CWD, path)?;
+        let config = read_file(repo.as_fd(), "config", 1 << 20)?;
+        let config =
+            core::str::from_utf8(&config).map_err(|_| Error::State("config is not UTF-8"))?;
+        match keyfile::core_mode(config) {
+            Some("archive-z2") | Some("archive") => {}
+            _ => {
+                return Err(Error::State(
+                    "only archive-z2 repositories can be pulled into",
+                ))
+            }
+        }
+        let objects = open_dir(repo.as_fd(), "objects")?;
+        mkdir_exist_ok(repo.as_fd(), "tmp")?;
+        mkdir_exist_ok(repo.as_fd(), "state")?;
+        let tmp = open_dir(repo.as_fd(), "tmp")?;
+        let state = open_dir(repo.as_fd(), "state")?;
+        Ok(Store {
+            repo,
+            objects,
+            tmp,
+            state,
+        })
+    }
+
+    /// The repository directory.
+    pub fn repo(&self) -> BorrowedFd<'_> {
+        self.repo.as_fd()
+    }
+
+    /// True when `objects/XX/REST.EXT` exists.
+    ///
+    /// # Errors
+    /// A `stat` failure other than `ENOENT`.
+    pub fn has(&self, csum: &[u8; 32], kind: ObjKind) -> Result<bool> {
+        let (xx, rest) = object_names(csum, kind);
+        let dir = match fs::openat(
+            &self.objects,
+            &xx[..],
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(Errno::NOENT) => return Ok(false),
+            Err(e) => return Err(Error::sys("openat", e)),
+        };
+        match fs::statat(&dir, &rest[..], AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::sys("stat", e)),
+        }
+    }
+
+    /// Reads a stored metadata object (at most `limit` bytes) back.
+    ///
+    /// # Errors
+    /// The failing syscall, or `Limit`.
+    pub fn read(
+        &self,
+        csum: &[u8; 32],
+        kind: ObjKind,
+        limit: usize,
+    ) -> Result<alloc::vec::Vec<u8>> {
+        let (xx, rest) = object_names(csum, kind);
+        let xx = core::str::from_utf8(&xx).map_err(|_| Error::State("hex"))?;
+        let rest = core::str::from_utf8(&rest).map_err(|_| Error::State("hex"))?;
+        let dir = open_dir(self.objects.as_fd(), xx)?;
+        read_file(dir.as_fd(), rest, limit)
+    }
+
+    /// Starts writing object `csum` of `kind` into a temporary file.
+    ///
+    /// # Errors
+    /// The failing `openat`.
+    pub fn begin(&self, csum: &[u8; 32], kind: ObjKind) -> Result<TmpObject<'_>> {
+        let mut name = [0u8; 40];
+        let (fd, len) = create_unique(self.tmp.as_fd(), b".tmp-ramdisk-", &mut name)?;
+        Ok(TmpObject {
+            store: self,
+            fd,
+            name,
+            len,
+            csum: *csum,
+            kind,
+            done: false,
+        })
+    }
+
+    /// Stores a whole object that the caller has verified.
+    ///
+    /// # Errors
+    /// The failing syscall.
+    pub fn store(&self, csum: &[u8; 32], kind: ObjKind, bytes: &[u8]) -> Result<()> {
+        let mut t = self.begin(csum, kind)?;
+        t.write(bytes)?;
+        t.commit()
+    }
+
+    /// Creates the empty `state/CSUM.commitpartial` marker and makes it durable.
+    ///
+    /// # Errors
+    /// The failing syscall.
+    pub fn mark_partial(&self, commit: &[u8; 32]) -> Result<()> {
+        let name = partial_name(commit);
+        let fd = fs::openat(
+            &self.state,
+            &name[..],
+            OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(|e| Error::sys("openat", e))?;
+        fs::fsync(&fd).map_err(|e| Error::sys("fsync", e))?;
+        fs::fsync(&self.state).map_err(|e| Error::sys("fsync", e))
+    }
+
+    /// True when `state/CSUM.commitpartial` exists.
+    ///
+    /// # Errors
+    /// A `stat` failure other than `ENOENT`.
+    pub fn is_partial(&self, commit: &[u8; 32]) -> Result<bool> {
+        match fs::statat(
+            &self.state,
+            &partial_name(commit)[..],
+            AtFlags::SYMLINK_NOFOLLOW,
+        ) {
+            Ok(_) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::sys("stat", e)),
+        }
+    }
+
+    /// Removes the partial marker (call [`Store::sync`] first) and makes the removal durable.
+    ///
+    /// # Errors
+    /// The failing syscall (`ENOENT` is success).
+    pub fn clear_partial(&self, commit: &[u8; 32]) -> Result<()> {
+        match fs::unlinkat(&self.state, &partial_name(commit)[..], AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(Error::sys("unlink", e)),
+        }
+        fs::fsync(&self.state).map_err(|e| Error::sys("fsync", e))
+    }
+
+    /// `syncfs` on the repository: every object renamed so far is durable afterwards.
+    ///
+    /// # Errors
+    /// `syncfs` and its errno.
+    pub fn sync(&self) -> Result<()> {
+        fs::syncfs(&self.repo).map_err(|e| Error::sys("syncfs", e))
+    }
+
+    /// Writes `refs/remotes/REMOTE/REF` (or `refs/heads/REF` when `remote` is `None`) as
+    /// 64 hex digits and a newline, creating the ref's directories.
+    ///
+    /// # Errors
+    /// `State` for an invalid remote or ref name; the failing syscall.
+    pub fn write_ref(&self, remote: Option<&str>, refname: &str, commit: &[u8; 32]) -> Result<()> {
+        let remote_ok = match remote {
+            Some(r) => keyfile::valid_remote_name(r),
+            None => true,
+        };
+        if !keyfile::valid_ref_name(refname) || !remote_ok {
+            return Err(Error::State("invalid ref name"));
+        }
+        let refs = open_dir(self.repo.as_fd(), "refs")?;
+        let mut dir = match remote {
+            Some(r) => {
+                mkdir_exist_ok(refs.as_fd(), "remotes")?;
+                let remotes = open_dir(refs.as_fd(), "remotes")?;
+                mkdir_exist_ok(remotes.as_fd(), r)?;
+                open_dir(remotes.as_fd(), r)?
+            }
+            None => {
+                mkdir_exist_ok(refs.as_fd(), "heads")?;
+                open_dir(refs.as_fd(), "heads")?
+            }
+        };
+        let (dirs, leaf) = refname.rsplit_once('/').unwrap_or(("", refname));
+        for part in dirs.split('/').filter(|p| !p.is_empty()) {
+            Name::new(part.as_bytes())?;
+            mkdir_exist_ok(dir.as_fd(), part)?;
+            dir = open_dir(dir.as_fd(), part)?;
+        }
+        Name::new(leaf.as_bytes())?;
+        let mut line = [0u8; 65];
+        line[..64].copy_from_slice(&hex64(commit));
+        line[64] = b'\n';
+        replace_file(self.tmp.as_fd(), dir.as_fd(), leaf, &line)
+    }
+}
+
+/// `csum` as 64 lowercase hex digits.
+pub fn hex64(csum: &[u8; 32]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(csum) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
+    }
+    out
+}
+
+/// `CSUM.commitpartial` as a name.
+fn partial_name(commit: &[u8; 32]) -> heapless::Vec<u8, 78> {
+    let mut n = heapless::Vec::new();
+    let _ = n.extend_from_slice(&hex64(commit));
+    let _ = n.extend_from_slice(b".commitpartial");
+    n
+}
+
+/// An object being written to `tmp/`; dropped without [`TmpObject::commit`] it is unlinked.
+pub struct TmpObject<'s> {
+    store: &'s Store,
+    fd: OwnedFd,
+    name: [u8; 40],
+    len: usize,
+    csum: [u8; 32],
+    kind: ObjKind,
+    done: bool,
+}
+
+impl TmpObject<'_> {
+    /// Appends `data`.
+    ///
+    /// # Errors
+    /// `write` and its errno.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        write_all(self.fd.as_fd(), data)
+    }
+
+    /// `fsync`s the file and renames it to `objects/XX/REST.EXT` (replacing an identical
+    /// object another thread stored meanwhile).
+    ///
+    /// # Errors
+    /// The failing syscall; the temporary file is removed.
+    pub fn commit(mut self) -> Result<()> {
+        fs::fsync(&self.fd).map_err(|e| Error::sys("fsync", e))?;
+        let (xx, rest) = object_names(&self.csum, self.kind);
+        let xx = core::str::from_utf8(&xx).map_err(|_| Error::State("hex"))?;
+        mkdir_exist_ok(self.store.objects.as_fd(), xx)?;
+        let dir = open_dir(self.store.objects.as_fd(), xx)?;
+        let tmp_name = self.name.get(..self.len).unwrap_or_default();
+        fs::renameat(&self.store.tmp, tmp_name, &dir, &rest[..])
+            .map_err(|e| Error::sys("rename", e))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for TmpObject<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let tmp_name = self.name.get(..self.len).unwrap_or_default();
+            let _ = fs::unlinkat(&self.store.tmp, tmp_name, AtFlags::empty());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_split_hex_and_add_extension() {
+        let mut c = [0u8; 32];
+        c[0] = 0x3a;
+        c[31] = 0xff;
+        let (xx, rest) = object_names(&c, ObjKind::CommitMeta);
+        assert_eq!(&xx, b"3a");
+        assert_eq!(rest.len(), 62 + 11);
+        assert!(rest.ends_with(b"ff.commitmeta"));
+        assert!(rest.starts_with(b"00"));
+    }
+
+    #[test]
+    fn partial_marker_name() {
+        let n = partial_name(&[0xab; 32]);
+        assert!(n.starts_with(b"abab") && n.ends_with(b"ab.commitpartial") && n.len() == 78);
+    }
+}
