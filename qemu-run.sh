@@ -117,7 +117,7 @@ build() {
         # Builds the binary, prints the report (image with and without modules), writes the image.
         cargo run -q --release -p size-report --manifest-path "$ROOT/Cargo.toml" -- \
             --conf "$W/build/ramdisk.conf" --output "$Q/initramfs.cpio.gz" --modules "$KROOT" $MODULES ||
-            SIZE_FAIL="size-report failed (over budget?)"
+            SIZE_FAIL="size-report exited non-zero (a size budget exceeded?)"
         [ -s "$Q/initramfs.cpio.gz" ] || die "size-report wrote no image"
         local bin=$CARGO_TARGET/$TARGET/release/ramdisk
         [ -x "$bin" ] || die "size-report did not build $bin"
@@ -128,6 +128,7 @@ build() {
         install -m 755 "$CARGO_TARGET/$TARGET/release/ramdisk" "$RAMDISK_BIN"
         fallback_build
     fi
+    # The budget is size-report's own check (test.sh runs it); here it does not stop the boots.
     [ -z "$SIZE_FAIL" ] || echo "qemu-run.sh: warning: $SIZE_FAIL; booting the image anyway" >&2
 }
 
@@ -166,7 +167,7 @@ boot() {
         --append "ramdisk.panic=reboot $args $APPEND" | sed -u 's/^/   | /' || rc=$?
     [ "$rc" = 0 ] || CUR_ERR="qemu exited with status $rc$([ "$rc" = 124 ] && echo ' (timeout)')"
     local bad
-    bad=$({ grep -aE 'Kernel panic|not syncing|QEMU-ERROR|qemu-system-aarch64:' "$CUR_LOG" || true; } | head -n 2 | tr '\n' ' ')
+    bad=$({ grep -aE 'Kernel panic|not syncing|EXT4-fs error|QEMU-ERROR|qemu-system-aarch64:' "$CUR_LOG" || true; } | head -n 2 | tr '\n' ' ')
     [ -z "$bad" ] || CUR_ERR="${CUR_ERR:+$CUR_ERR; }console: $bad"
 }
 expect() { grep -aqE -- "$1" "$CUR_LOG" || CUR_ERR="${CUR_ERR:+$CUR_ERR; }missing: $2"; }
@@ -198,7 +199,7 @@ done_boot() {
 finish() {
     step "summary"
     printf '%s\n' "${SUMMARY[@]}"
-    [ -z "$SIZE_FAIL" ] || { echo "qemu-run: $SIZE_FAIL"; FAILED=1; }
+    [ -z "$SIZE_FAIL" ] || echo "qemu-run: warning: $SIZE_FAIL (see the size report above)"
     if [ "$FAILED" = 0 ]; then
         echo "qemu-run: all boots as expected (logs: $LOGS/qemu-run-*.log)"
         [ "$KEEP" = 1 ] || rm -rf "$W"
@@ -322,10 +323,7 @@ if [ "$BUILD" = 1 ]; then
 elif [ -z "$INITRD" ]; then
     [ -f "$Q/initramfs.cpio.gz" ] && [ -x "$RAMDISK_BIN" ] || die "--no-build: no earlier build under $Q"
 fi
-if [ "$RUN" = 0 ]; then
-    [ -z "$SIZE_FAIL" ] || exit 1
-    exit 0
-fi
+[ "$RUN" = 1 ] || exit 0
 [ -n "$INITRD" ] || INITRD=$Q/initramfs.cpio.gz
 
 if [ -n "$DISK" ]; then

@@ -6,12 +6,18 @@
 # Usage: scripts/disk-push.sh IMG HOSTDIR IMGDIR STAMP [LAST...]
 #   Pushes every directory of HOSTDIR (created if missing) and every regular file newer than the
 #   file STAMP (replaced if present). Paths in LAST are relative to HOSTDIR. `tmp/` and `.lock`
-#   are skipped. The image is checked with `e2fsck -fn` afterwards.
+#   are skipped. The journal is replayed first; the image is checked with `e2fsck -fn` before
+#   and after.
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: disk-push.sh IMG HOSTDIR IMGDIR STAMP [LAST...]" >&2; exit 2; }
 IMG=$1 HOST=$2 DEST=$3 STAMP=$4
 shift 4
 [ -f "$IMG" ] && [ -d "$HOST" ] && [ -f "$STAMP" ] || { echo "disk-push.sh: missing IMG, HOSTDIR or STAMP" >&2; exit 2; }
+
+# The guest powers off without unmounting: replay its journal first (userspace), or the
+# kernel would replay it over our changes at the next mount. Then the image must be clean.
+e2fsck -E journal_only -y "$IMG" >/dev/null 2>&1 || true
+e2fsck -fn "$IMG" >/dev/null 2>&1 || { echo "disk-push.sh: e2fsck -fn $IMG reports errors before the push" >&2; exit 1; }
 
 CMDS=$(mktemp)
 trap 'rm -f "$CMDS"' EXIT

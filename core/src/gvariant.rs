@@ -78,7 +78,9 @@ fn align_up(x: usize, align: usize) -> usize {
 
 /// Requires `data[from..to]` to be zero padding.
 fn zeros(data: &[u8], from: usize, to: usize, base: usize) -> R<()> {
-    let pad = data.get(from..to).ok_or(err(base + from, Malformed::Truncated))?;
+    let pad = data
+        .get(from..to)
+        .ok_or(err(base + from, Malformed::Truncated))?;
     match pad.iter().position(|&b| b != 0) {
         None => Ok(()),
         Some(i) => Err(err(base + from + i, Malformed::NotNormal)),
@@ -115,7 +117,13 @@ pub struct Tuple<'a> {
 impl<'a> Tuple<'a> {
     /// A cursor over the tuple serialized in `data`, which starts at byte `base` of the input.
     pub fn new(data: &'a [u8], base: usize) -> Self {
-        Tuple { data, base, off: 0, tail: data.len(), w: offset_size(data.len()) }
+        Tuple {
+            data,
+            base,
+            off: 0,
+            tail: data.len(),
+            w: offset_size(data.len()),
+        }
     }
 
     /// The next member: aligned to `align`, `fixed` bytes long or variable-size (`None`); `last`
@@ -149,7 +157,10 @@ impl<'a> Tuple<'a> {
             return Err(err(self.base + start, Malformed::NotNormal));
         }
         self.off = end;
-        let bytes = self.data.get(start..end).ok_or(err(self.base + start, Malformed::Truncated))?;
+        let bytes = self
+            .data
+            .get(start..end)
+            .ok_or(err(self.base + start, Malformed::Truncated))?;
         Ok((bytes, self.base + start))
     }
 
@@ -202,13 +213,24 @@ impl<'a> Array<'a> {
             (0, 0)
         } else {
             let last = read_le(data, len - w, w, base)?;
-            let table_len = len.checked_sub(last).ok_or(err(base + len - w, Malformed::Truncated))?;
+            let table_len = len
+                .checked_sub(last)
+                .ok_or(err(base + len - w, Malformed::Truncated))?;
             if table_len < w || table_len % w != 0 {
                 return Err(err(base + len - w, Malformed::NotNormal));
             }
             (last, table_len / w)
         };
-        Ok(Array { data, base, align, w, table, i: 0, n, prev_end: 0 })
+        Ok(Array {
+            data,
+            base,
+            align,
+            w,
+            table,
+            i: 0,
+            n,
+            prev_end: 0,
+        })
     }
 
     /// Number of elements.
@@ -242,7 +264,10 @@ impl<'a> Array<'a> {
         zeros(self.data, self.prev_end, start, self.base)?;
         self.i += 1;
         self.prev_end = end;
-        let bytes = self.data.get(start..end).ok_or(err(self.base + start, Malformed::Truncated))?;
+        let bytes = self
+            .data
+            .get(start..end)
+            .ok_or(err(self.base + start, Malformed::Truncated))?;
         Ok((bytes, self.base + start))
     }
 }
@@ -346,7 +371,10 @@ fn check(t: &[u8], data: &[u8], base: usize, depth: usize) -> R<()> {
     match t.first().copied() {
         Some(b's' | b'o' | b'g') => string(data, base).map(|_| ()),
         Some(b'v') => {
-            let nul = data.iter().rposition(|&b| b == 0).ok_or(err(base, Malformed::Truncated))?;
+            let nul = data
+                .iter()
+                .rposition(|&b| b == 0)
+                .ok_or(err(base, Malformed::Truncated))?;
             let (value, ty) = (&data[..nul], &data[nul + 1..]);
             if ty.len() > MAX_TYPE_LEN || ty.is_empty() || type_end(ty, 0, depth)? != ty.len() {
                 return Err(err(base + nul, Malformed::BadValue));
@@ -366,7 +394,7 @@ fn check(t: &[u8], data: &[u8], base: usize, depth: usize) -> R<()> {
             let inner = t.get(1..).unwrap_or_default();
             match type_info(inner) {
                 (_, Some(size)) => {
-                    if data.len() % size != 0 {
+                    if !data.len().is_multiple_of(size) {
                         return Err(err(base, Malformed::NotNormal));
                     }
                     if inner != b"y" {
@@ -426,7 +454,10 @@ pub fn lookup<'a>(dict: &'a [u8], base: usize, key: &str) -> R<Option<(&'a [u8],
         let (k, kat) = tup.next(1, None, false)?;
         let (v, _) = tup.next(8, None, true)?;
         if string(k, kat)? == key {
-            let nul = v.iter().rposition(|&b| b == 0).ok_or(err(at, Malformed::Truncated))?;
+            let nul = v
+                .iter()
+                .rposition(|&b| b == 0)
+                .ok_or(err(at, Malformed::Truncated))?;
             return Ok(Some((&v[nul + 1..], &v[..nul])));
         }
     }

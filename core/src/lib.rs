@@ -19,6 +19,7 @@ pub mod modules;
 pub mod mount;
 pub mod name;
 pub mod ostree;
+pub mod sign;
 pub mod switch_root;
 pub mod ostree_write;
 

@@ -8,6 +8,12 @@
 //!   Words before the first `pre:`/`post:` are ignored, as kmod does.
 //! - `modules.alias`: `alias PATTERN MODULE`; PATTERN is an fnmatch(3) glob (`*`, `?`, `[...]`).
 //! - `modules.builtin` (optional): paths of modules compiled into the kernel; nothing to load.
+//! - `modules.builtin.modinfo` (optional): `MODULE.alias=PATTERN` records of built-in modules.
+//!
+//! Compressed modules: Debian 12's arm64 kernel (6.1, `CONFIG_MODULE_COMPRESS_NONE=y`) ships plain
+//! `.ko` files. A `.ko.xz`/`.ko.zst`/`.ko.gz` path is loaded with `MODULE_INIT_COMPRESSED_FILE`,
+//! which needs Linux ≥ 6.0 built with `CONFIG_MODULE_DECOMPRESS` (else `finit_module` fails);
+//! size-report stores modules decompressed in the initramfs, so the board never needs it.
 //!
 //! Names compare with `-` and `_` equal (`usb-storage.ko` is the module `usb_storage`); in an alias
 //! pattern, only outside `[...]`.
@@ -419,10 +425,10 @@ pub fn module_name(path: &str) -> Option<&str> {
     (!name.is_empty() && (ext.is_empty() || compressed)).then_some(name)
 }
 
-/// True when the module file is compressed (`.ko.xz`, `.ko.zst`, `.ko.gz`): the kernel must
+/// True when the module file name says compressed (`.xz`, `.zst`, `.gz`): the kernel must
 /// decompress it (`MODULE_INIT_COMPRESSED_FILE`, Linux ≥ 6.0 with `CONFIG_MODULE_DECOMPRESS`).
 pub fn is_compressed(path: &str) -> bool {
-    !path.ends_with(".ko")
+    path.ends_with(".xz") || path.ends_with(".zst") || path.ends_with(".gz")
 }
 
 /// `a` and `b` name the same module (`-` and `_` are the same character).
@@ -783,7 +789,13 @@ alias virtio:d00000002v* virtio_blk\n";
     fn dependency_without_its_own_line_is_still_loaded() {
         let i = ModuleIndex::parse(b"x.ko: sub/y.ko.xz\n", b"", b"").unwrap();
         assert_eq!(i.load_order("x").unwrap(), ["sub/y.ko.xz", "x.ko"]);
-        assert!(is_compressed("sub/y.ko.xz") && !is_compressed("x.ko"));
+        assert!(
+            is_compressed("sub/y.ko.xz") && is_compressed("a.ko.zst") && is_compressed("a.ko.gz")
+        );
+        assert!(
+            !is_compressed("x.ko") && !is_compressed("/bin/busybox"),
+            "any other name is plain"
+        );
     }
 
     #[test]

@@ -90,7 +90,8 @@ pub fn switch_root(
         return Err(SwitchError::NotMountPoint);
     }
     check_init(new.as_fd(), new_init)?;
-    let magic = fs::fstatfs(&root).map_err(failed("statfs"))?.f_type as u64;
+    // Filesystem magics are 32-bit; `f_type` is a signed long (sign-extended on 32-bit ABIs).
+    let magic = fs::fstatfs(&root).map_err(failed("statfs"))?.f_type as u64 & 0xffff_ffff;
     if magic != RAMFS_MAGIC && magic != TMPFS_MAGIC {
         return Err(SwitchError::RootNotRamfs);
     }

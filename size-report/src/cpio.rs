@@ -47,10 +47,19 @@ impl Archive {
     /// Adds `path` (leading `/` optional); missing parent directories are added with mode 0755.
     ///
     /// # Errors
-    /// An empty path, a `.`/`..`/empty component, a parent that is not a directory, or a path
-    /// already present with a different entry (the same entry twice is fine: `mkdir -p`).
+    /// An empty path, a `.`/`..`/empty component, a parent that is not a directory, a path
+    /// already present with a different entry (the same entry twice is fine: `mkdir -p`), or
+    /// data of 4 GiB or more (newc sizes are 32-bit).
     pub fn add(&mut self, path: &str, entry: Entry) -> Result<(), String> {
         let comps = split(path)?;
+        let size = match &entry.kind {
+            Kind::File(d) => d.len(),
+            Kind::Symlink(t) => t.len(),
+            _ => 0,
+        };
+        if u32::try_from(size).is_err() || u32::try_from(path.len() + 1).is_err() {
+            return Err(format!("'{path}': too large for a newc header (4 GiB)"));
+        }
         for depth in 1..comps.len() {
             let parent = comps[..depth].to_vec();
             match self.entries.get(&parent) {

@@ -200,7 +200,10 @@ fn foreign_crate(raw: &str) -> String {
     };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let len: usize = rest[..digits].parse().unwrap_or(0);
-    match rest.get(digits..digits + len) {
+    match digits
+        .checked_add(len)
+        .and_then(|end| rest.get(digits..end))
+    {
         Some(ns) if len > 0 => format!("[C++ {ns}]"),
         _ => NON_RUST.to_string(),
     }
@@ -251,6 +254,7 @@ mod tests {
         );
         assert_eq!(foreign_crate("memcpy"), "[C]");
         assert_eq!(foreign_crate("_ZN99x"), "[C]");
+        assert_eq!(foreign_crate("_ZN18446744073709551615x"), "[C]");
     }
 
     #[test]

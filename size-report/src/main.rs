@@ -247,7 +247,7 @@ fn run(o: &Options) -> Result<bool, String> {
     out += &section_table(&sections, binary.len() as u64);
     out += "\n";
     out += &match &symbols {
-        Ok((syms, path)) => symbol_tables(syms, path, &sections),
+        Ok(syms) => symbol_tables(syms, &sections),
         Err(why) => format!("crates/symbols: none ({why})\n"),
     };
 
@@ -437,48 +437,69 @@ fn section_table(sections: &[elf::Section], file_size: u64) -> String {
     )
 }
 
-/// The symbols for the crate and symbol tables, and the file they came from: `--syms` when
-/// given, else the binary itself when it has a symbol table, else `../release-syms/NAME` beside
-/// it. A symbols file is used only when its loaded sections have exactly the binary's sizes
-/// (stripping changes no loaded section), so a stale build is never reported on.
-/// `Ok(Err(why))` when there is nothing usable.
+/// The symbol table used for the crate and symbol tables.
+struct Syms {
+    symbols: Vec<elf::Symbol>,
+    path: PathBuf,
+    /// Loaded file bytes of the symbols build minus those of the binary.
+    delta: i64,
+}
+
+/// The symbols for the crate and symbol tables: `--syms` when given, else the binary itself
+/// when it has a symbol table, else `../release-syms/NAME` beside it. `Ok(Err(why))` when there
+/// is nothing usable.
+///
+/// The `release-syms` build is not byte-identical code: another profile name gives other
+/// symbol hashes, and LLVM's choices shift by a few hundred bytes. So a symbols file is used when
+/// it has the same loaded sections with sizes within 1 % in total (the difference is printed);
+/// a stale or unrelated build is refused rather than reported on.
 ///
 /// # Errors
 /// `--syms` names a file that can't be read or isn't ELF.
-#[allow(clippy::type_complexity)]
 fn find_symbols(
     bin_path: &Path,
     binary: &[u8],
     sections: &[elf::Section],
     explicit: Option<&Path>,
-) -> Result<Result<(Vec<elf::Symbol>, PathBuf), String>, String> {
-    let loaded = |secs: &[elf::Section]| -> Vec<(String, u64)> {
-        secs.iter()
-            .filter(|s| s.loaded)
-            .map(|s| (s.name.clone(), s.size))
-            .collect()
+) -> Result<Result<Syms, String>, String> {
+    let loaded = |secs: &[elf::Section]| -> (Vec<String>, u64) {
+        let l: Vec<&elf::Section> = secs.iter().filter(|s| s.loaded && s.in_file).collect();
+        let mut names: Vec<String> = l.iter().map(|s| s.name.clone()).collect();
+        names.sort();
+        (names, l.iter().map(|s| s.size).sum())
     };
-    let check =
-        |path: &Path, data: &[u8]| -> Result<Result<(Vec<elf::Symbol>, PathBuf), String>, String> {
-            let err = |e: String| format!("'{}': {e}", path.display());
-            if loaded(&elf::sections(data).map_err(err)?) != loaded(sections) {
-                return Ok(Err(format!(
-                    "'{}' is not the same build as the binary (its sections differ); rebuild it",
-                    path.display()
-                )));
-            }
-            let syms = elf::symbols(data).map_err(err)?;
-            if syms.is_empty() {
-                return Ok(Err(format!("'{}' has no symbol table", path.display())));
-            }
-            Ok(Ok((syms, path.to_path_buf())))
-        };
+    let (bin_names, bin_total) = loaded(sections);
+    let check = |path: &Path, data: &[u8]| -> Result<Result<Syms, String>, String> {
+        let err = |e: String| format!("'{}': {e}", path.display());
+        let (names, total) = loaded(&elf::sections(data).map_err(err)?);
+        let delta = total as i64 - bin_total as i64;
+        if names != bin_names || delta.unsigned_abs() * 100 > bin_total {
+            return Ok(Err(format!(
+                "'{}' is not the same build as the binary (its loaded sections differ by {delta} B); \
+                 rebuild it",
+                path.display()
+            )));
+        }
+        let symbols = elf::symbols(data).map_err(err)?;
+        if symbols.is_empty() {
+            return Ok(Err(format!("'{}' has no symbol table", path.display())));
+        }
+        Ok(Ok(Syms {
+            symbols,
+            path: path.to_path_buf(),
+            delta,
+        }))
+    };
     if let Some(p) = explicit {
         return check(p, &read(p, "--syms file")?);
     }
     let own = elf::symbols(binary).map_err(|e| format!("'{}': {e}", bin_path.display()))?;
     if !own.is_empty() {
-        return Ok(Ok((own, bin_path.to_path_buf())));
+        return Ok(Ok(Syms {
+            symbols: own,
+            path: bin_path.to_path_buf(),
+            delta: 0,
+        }));
     }
     let sibling = match (
         bin_path.parent().and_then(Path::parent),
@@ -497,7 +518,8 @@ fn find_symbols(
     }
 }
 
-fn symbol_tables(symbols: &[elf::Symbol], syms_path: &Path, sections: &[elf::Section]) -> String {
+fn symbol_tables(syms: &Syms, sections: &[elf::Section]) -> String {
+    let symbols = &syms.symbols;
     let total: u64 = symbols.iter().map(|s| s.size).sum();
     let loaded: u64 = sections.iter().filter(|s| s.loaded).map(|s| s.size).sum();
     let crates = elf::crates(symbols);
@@ -524,10 +546,14 @@ fn symbol_tables(symbols: &[elf::Symbol], syms_path: &Path, sections: &[elf::Sec
             vec![s.size.to_string(), s.krate.clone(), name]
         })
         .collect();
+    let delta = match syms.delta {
+        0 => String::new(),
+        d => format!("; its loaded sections are {d:+} B off the binary's"),
+    };
     format!(
-        "symbols:  {} ({} symbols, {total} B = {}% of loaded sections)\n\n\
+        "symbols:  {} ({} symbols, {total} B = {}% of loaded sections{delta})\n\n\
          largest crates (of {} crates)\n{}\nlargest symbols\n{}",
-        syms_path.display(),
+        syms.path.display(),
         symbols.len(),
         table::percent(total, loaded),
         crates.len(),

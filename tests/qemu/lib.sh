@@ -16,7 +16,7 @@ first_field() { { grep -aE -- "$2" "$1" || true; } | head -n 1 | awk -v n="$3" '
 
 # console_bad LOG: up to 3 lines showing a kernel panic, no qemu error, no marker of a failed step.
 console_bad() {
-    { grep -aE 'Kernel panic|not syncing|QEMU-ERROR|efi-virtio.rom|qemu-system-aarch64:' "$1" || true; } | head -n 3
+    { grep -aE 'Kernel panic|not syncing|EXT4-fs error|QEMU-ERROR|efi-virtio.rom|qemu-system-aarch64:' "$1" || true; } | head -n 3
 }
 
 # kernel_run_init LOG: kernel timestamp (s) of "Run /init as init process" (empty if quiet).

@@ -9,7 +9,11 @@
 //! Every case also runs *oracle* checks with the real ostree (its fsck or checkout rejects, or
 //! accepts, the same bytes as documented), which proves the fixture is what it claims.
 //! `OSTREE_UNDER_TEST=ostree` runs only the oracle checks (the real ostree does not verify
-//! checksums on checkout, so it is not expected to pass the ramdisk assertions).
+//! checksums on checkout, so it is not expected to pass the ramdisk assertions);
+//! `OSTREE_UNDER_TEST=ostree-strict` runs every assertion against it (a check of the checks:
+//! the cases ostree handles correctly pass, the ones it does not verify fail).
+//!
+//! Run: `cargo build -p ramdisk-bin && cargo test -p tests --test ostree_hostile`
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -39,6 +43,8 @@ struct Expect {
     fsck: bool,
     /// The rev to check out (default `main`).
     rev: Option<String>,
+    /// Extra checkout options (before the rev).
+    opts: Vec<String>,
 }
 
 impl Expect {
@@ -49,6 +55,7 @@ impl Expect {
             oracle: vec![],
             fsck: false,
             rev: None,
+            opts: vec![],
         }
     }
     fn absent(mut self, p: &[&'static str]) -> Expect {
@@ -155,7 +162,7 @@ fn run_case(mode: &'static str, mutate: impl FnOnce(&Repo, &Ctx) -> Expect) {
             }
             Oracle::CheckoutFails(text) => {
                 let d = otmp.path().join(format!("work/dest{i}"));
-                let out = o.ostree(&["checkout", &rev, &d.display().to_string()]);
+                let out = o.ostree(&oracle_args(&exp, &rev, &d));
                 assert!(
                     !out.status.success(),
                     "oracle: ostree checkout should fail; stdout {}",
@@ -171,7 +178,7 @@ fn run_case(mode: &'static str, mutate: impl FnOnce(&Repo, &Ctx) -> Expect) {
             }
             Oracle::CheckoutSucceeds => {
                 let d = otmp.path().join(format!("work/dest{i}"));
-                let out = o.ostree(&["checkout", &rev, &d.display().to_string()]);
+                let out = o.ostree(&oracle_args(&exp, &rev, &d));
                 assert!(
                     out.status.success(),
                     "oracle: ostree checkout should succeed: {}",
@@ -191,10 +198,11 @@ fn run_case(mode: &'static str, mutate: impl FnOnce(&Repo, &Ctx) -> Expect) {
 
     let repo_before = tree::snapshot(&r.path);
     let work_before = tree::snapshot_except(&work, &["dest"]);
-    let out = tests::run(&mut repo::under_test(
-        &r.path,
-        &["checkout", &rev, &dest.display().to_string()],
-    ));
+    let dest_s = dest.display().to_string();
+    let mut args: Vec<&str> = vec!["checkout"];
+    args.extend(exp.opts.iter().map(String::as_str));
+    args.extend([rev.as_str(), dest_s.as_str()]);
+    let out = tests::run(&mut repo::under_test(&r.path, &args));
     let err = stderr(&out);
     eprintln!("under test: exit {:?}, stderr {err:?}", out.status.code());
     let mut problems = Vec::new();
@@ -244,6 +252,14 @@ fn run_case(mode: &'static str, mutate: impl FnOnce(&Repo, &Ctx) -> Expect) {
         out.status.code(),
         problems.join("\n- ")
     );
+}
+
+fn oracle_args<'a>(exp: &'a Expect, rev: &'a str, dest: &Path) -> Vec<&'a str> {
+    let mut a: Vec<&str> = vec!["checkout"];
+    a.extend(exp.opts.iter().map(String::as_str));
+    a.push(rev);
+    a.push(Box::leak(dest.display().to_string().into_boxed_str()));
+    a
 }
 
 fn mentions(text: &str, names: &[String]) -> bool {
@@ -800,6 +816,28 @@ fn rev_with_path_traversal() {
         std::fs::write(r.path.join("escape"), format!("{}\n", r.rev_parse("main"))).unwrap();
         let mut e = Expect::new(vec!["../../escape".into()]).oracle(Oracle::CheckoutFails(None));
         e.rev = Some("../../escape".into());
+        e
+    });
+}
+
+/// `--subpath` with `..` components must not reach outside the commit's tree.
+#[test]
+fn subpath_with_dotdot() {
+    run_case("archive", |_, _| {
+        let mut e =
+            Expect::new(vec!["..".into(), "subpath".into()]).oracle(Oracle::CheckoutFails(None));
+        e.opts = vec!["--subpath=/sub/../..".into()];
+        e
+    });
+}
+
+/// `--subpath` through a symlink is not followed (ostree: not a directory / no such file).
+#[test]
+fn subpath_through_symlink() {
+    run_case("archive", |_, _| {
+        let mut e =
+            Expect::new(vec!["link".into(), "subpath".into()]).oracle(Oracle::CheckoutFails(None));
+        e.opts = vec!["--subpath=/link/x".into()];
         e
     });
 }

@@ -32,7 +32,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{self, AtFlags, Mode as FsMode, OFlags, Timestamps, Timespec, XattrFlags};
+use rustix::fs::{self, AtFlags, Mode as FsMode, OFlags, Timespec, Timestamps, XattrFlags};
 
 /// What to do with names that already exist in the destination.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,6 +128,7 @@ struct Ctx<'r> {
     require_hardlinks: bool,
     mask_dirs: bool,
     fsync: bool,
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     threads: usize,
     n: Counters,
     failed: AtomicBool,
@@ -194,18 +195,30 @@ pub fn checkout(
     if opts.require_hardlinks {
         // As ostree, refuse up front when the repo mode can never be hard-linked.
         match (repo.mode(), user_mode) {
-            (Mode::Archive, _) => return Err(Error::State("cannot hard-link from an archive repository").into()),
+            (Mode::Archive, _) => {
+                return Err(Error::State("cannot hard-link from an archive repository").into())
+            }
             (Mode::Bare, true) => {
-                return Err(Error::State("bare repository mode cannot hard-link in user checkout mode").into())
+                return Err(Error::State(
+                    "bare repository mode cannot hard-link in user checkout mode",
+                )
+                .into())
             }
             (Mode::BareUser, false) => {
-                return Err(Error::State("bare-user repository mode requires user checkout mode to hard-link").into())
+                return Err(Error::State(
+                    "bare-user repository mode requires user checkout mode to hard-link",
+                )
+                .into())
             }
             _ => {}
         }
     }
     if repo.is_partial(commit)? {
-        return Err(Failure::on(ObjType::Commit, commit, Error::State("commit is partial")));
+        return Err(Failure::on(
+            ObjType::Commit,
+            commit,
+            Error::State("commit is partial"),
+        ));
     }
     let c = repo.load_commit(commit)?;
     let bare_user_only = repo.mode() == Mode::BareUserOnly;
@@ -243,7 +256,12 @@ pub fn checkout(
     if created {
         ctx.n.dirs.fetch_add(1, Ordering::Relaxed);
     }
-    let root = Arc::new(DirNode { fd, pending: AtomicUsize::new(1), parent: None, fin });
+    let root = Arc::new(DirNode {
+        fd,
+        pending: AtomicUsize::new(1),
+        parent: None,
+        fin,
+    });
 
     run(&ctx, &root, &start, total, progress);
     release(&ctx, root);
@@ -275,18 +293,34 @@ fn find_subpath(
     subpath: Option<&str>,
 ) -> OResult<Start> {
     let (mut tree, mut meta) = (*tree, *meta);
-    let Some(sub) = subpath else { return Ok(Start::Dir(tree, meta)) };
-    let mut parts = sub.split('/').filter(|p| !p.is_empty() && *p != ".").peekable();
+    let Some(sub) = subpath else {
+        return Ok(Start::Dir(tree, meta));
+    };
+    let mut parts = sub
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .peekable();
     while let Some(part) = parts.next() {
         let bytes = repo.load_metadata(ObjType::DirTree, &tree)?;
-        let dt = DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, &tree, e.into()))?;
-        if let Some(d) = dt.dirs.iter().find(|d| d.name.as_bytes() == part.as_bytes()) {
+        let dt =
+            DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, &tree, e.into()))?;
+        if let Some(d) = dt
+            .dirs
+            .iter()
+            .find(|d| d.name.as_bytes() == part.as_bytes())
+        {
             tree = *d.tree;
             meta = *d.meta;
             continue;
         }
-        match dt.files.iter().find(|f| f.name.as_bytes() == part.as_bytes()) {
-            Some(f) if parts.peek().is_none() => return Ok(Start::File(part.as_bytes().to_vec(), *f.csum)),
+        match dt
+            .files
+            .iter()
+            .find(|f| f.name.as_bytes() == part.as_bytes())
+        {
+            Some(f) if parts.peek().is_none() => {
+                return Ok(Start::File(part.as_bytes().to_vec(), *f.csum))
+            }
             _ => return Err(Error::State("subpath not found in commit").into()),
         }
     }
@@ -296,7 +330,11 @@ fn find_subpath(
 /// Loads and verifies every dirtree below `tree`; returns the number of files.
 fn count_files(repo: &Repo, tree: &Checksum, depth: usize) -> OResult<u64> {
     if depth > MAX_DEPTH {
-        return Err(Failure::on(ObjType::DirTree, tree, Error::Limit("directory depth")));
+        return Err(Failure::on(
+            ObjType::DirTree,
+            tree,
+            Error::Limit("directory depth"),
+        ));
     }
     let bytes = repo.load_metadata(ObjType::DirTree, tree)?;
     let dt = DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, tree, e.into()))?;
@@ -309,8 +347,14 @@ fn count_files(repo: &Repo, tree: &Checksum, depth: usize) -> OResult<u64> {
 
 fn load_dirmeta(repo: &Repo, csum: &Checksum) -> OResult<DirFinalMeta> {
     let bytes = repo.load_metadata(ObjType::DirMeta, csum)?;
-    let m = Meta::parse_dirmeta(&bytes).map_err(|e| Failure::on(ObjType::DirMeta, csum, e.into()))?;
-    Ok(DirFinalMeta { uid: m.uid, gid: m.gid, mode: m.mode, xattrs: m.xattrs.to_vec() })
+    let m =
+        Meta::parse_dirmeta(&bytes).map_err(|e| Failure::on(ObjType::DirMeta, csum, e.into()))?;
+    Ok(DirFinalMeta {
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode,
+        xattrs: m.xattrs.to_vec(),
+    })
 }
 
 /// An owned dirmeta.
@@ -322,8 +366,16 @@ struct DirFinalMeta {
 }
 
 fn dir_final(ctx: &Ctx<'_>, m: &DirFinalMeta) -> DirFinal {
-    let mode = if ctx.mask_dirs { m.mode & 0o775 } else { m.mode & 0o7777 };
-    DirFinal { uid: m.uid, gid: m.gid, mode }
+    let mode = if ctx.mask_dirs {
+        m.mode & 0o775
+    } else {
+        m.mode & 0o7777
+    };
+    DirFinal {
+        uid: m.uid,
+        gid: m.gid,
+        mode,
+    }
 }
 
 /// `mkdirat(dir, name, 0700)`, then opens it `O_NOFOLLOW`. Returns the fd and whether it was
@@ -343,7 +395,10 @@ fn set_dir_xattrs(ctx: &Ctx<'_>, fd: &OwnedFd, m: &DirFinalMeta) -> Result<(), E
     if ctx.user_mode || m.xattrs.is_empty() {
         return Ok(());
     }
-    let meta = FileMeta { xattrs: m.xattrs.clone(), ..FileMeta::default() };
+    let meta = FileMeta {
+        xattrs: m.xattrs.clone(),
+        ..FileMeta::default()
+    };
     meta.each_xattr(&mut |n, v| set_xattr(fd.as_fd(), n, v))
 }
 
@@ -383,10 +438,22 @@ fn finish_dir(ctx: &Ctx<'_>, node: &DirNode) -> Result<(), Error> {
         fs::fchmod(&node.fd, FsMode::from_raw_mode(f.mode)).map_err(sys("fchmod"))?;
     }
     if !ctx.force_copy {
-        let omit = Timespec { tv_sec: 0, tv_nsec: fs::UTIME_OMIT };
-        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
-        fs::futimens(&node.fd, &Timestamps { last_access: omit, last_modification: zero })
-            .map_err(sys("futimens"))?;
+        let omit = Timespec {
+            tv_sec: 0,
+            tv_nsec: fs::UTIME_OMIT,
+        };
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        fs::futimens(
+            &node.fd,
+            &Timestamps {
+                last_access: omit,
+                last_modification: zero,
+            },
+        )
+        .map_err(sys("futimens"))?;
     }
     if ctx.fsync {
         fs::fsync(&node.fd).map_err(sys("fsync"))?;
@@ -410,7 +477,9 @@ fn run(
     #[cfg(feature = "std")]
     {
         let threads = match ctx.threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             n => n,
         };
         let q = pool::Queue::new();
@@ -447,7 +516,11 @@ fn walk_start(ctx: &Ctx<'_>, root: &Arc<DirNode>, start: &Start, submit: &mut dy
         Start::Dir(tree, _) => walk(ctx, root, tree, 0, submit),
         Start::File(name, csum) => {
             root.pending.fetch_add(1, Ordering::AcqRel);
-            submit(Job { dir: root.clone(), name: name.clone(), csum: *csum });
+            submit(Job {
+                dir: root.clone(),
+                name: name.clone(),
+                csum: *csum,
+            });
             Ok(())
         }
     };
@@ -464,7 +537,11 @@ fn walk(
     submit: &mut dyn FnMut(Job),
 ) -> OResult<()> {
     if depth > MAX_DEPTH {
-        return Err(Failure::on(ObjType::DirTree, tree, Error::Limit("directory depth")));
+        return Err(Failure::on(
+            ObjType::DirTree,
+            tree,
+            Error::Limit("directory depth"),
+        ));
     }
     let bytes = ctx.repo.load_metadata(ObjType::DirTree, tree)?;
     let dt = DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, tree, e.into()))?;
@@ -473,7 +550,11 @@ fn walk(
             return Ok(());
         }
         node.pending.fetch_add(1, Ordering::AcqRel);
-        submit(Job { dir: node.clone(), name: f.name.as_bytes().to_vec(), csum: *f.csum });
+        submit(Job {
+            dir: node.clone(),
+            name: f.name.as_bytes().to_vec(),
+            csum: *f.csum,
+        });
     }
     for d in &dt.dirs {
         if ctx.failed() {
@@ -485,7 +566,11 @@ fn walk(
             set_dir_xattrs(ctx, &fd, &m)?;
             ctx.n.dirs.fetch_add(1, Ordering::Relaxed);
         }
-        let fin = if created { Some(dir_final(ctx, &m)) } else { None };
+        let fin = if created {
+            Some(dir_final(ctx, &m))
+        } else {
+            None
+        };
         node.pending.fetch_add(1, Ordering::AcqRel);
         let child = Arc::new(DirNode {
             fd,
@@ -538,8 +623,10 @@ fn check_out_file(ctx: &Ctx<'_>, scratch: &mut Scratch, job: &Job) -> OResult<()
                 count(ctx, symlink, meta.size);
                 return Ok(());
             }
-            Err(Error::Sys { errno: Errno::MLINK | Errno::XDEV | Errno::PERM, .. })
-                if !ctx.require_hardlinks => {}
+            Err(Error::Sys {
+                errno: Errno::MLINK | Errno::XDEV | Errno::PERM,
+                ..
+            }) if !ctx.require_hardlinks => {}
             Err(e) => return Err(on(e)),
         }
         content = Content::open(ctx.repo, &job.csum, scratch).map_err(on)?;
@@ -627,7 +714,12 @@ fn push_dec(s: &mut String, mut n: u64) {
 }
 
 /// Applies owner and xattrs (not under -U) to a symlink created at `name`.
-fn copy_symlink(ctx: &Ctx<'_>, dir: BorrowedFd<'_>, name: &[u8], meta: &FileMeta) -> Result<(), Error> {
+fn copy_symlink(
+    ctx: &Ctx<'_>,
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    meta: &FileMeta,
+) -> Result<(), Error> {
     place(ctx, dir, name, |d, n| {
         fs::symlinkat(meta.target.as_slice(), d, n)?;
         if !ctx.user_mode {
@@ -683,14 +775,19 @@ fn copy_file(
     let r = r.and_then(|()| match &named {
         None => link_tmpfile(ctx, &fd, dir, name),
         Some(tmp) => match ctx.union {
-            Union::Overwrite => fs::renameat(dir, tmp.as_bytes(), dir, name).map_err(sys("renameat")),
-            u => match fs::renameat_with(dir, tmp.as_bytes(), dir, name, fs::RenameFlags::NOREPLACE) {
-                Err(Errno::EXIST) if u == Union::Add => {
-                    let _ = fs::unlinkat(dir, tmp.as_bytes(), AtFlags::empty());
-                    Ok(())
+            Union::Overwrite => {
+                fs::renameat(dir, tmp.as_bytes(), dir, name).map_err(sys("renameat"))
+            }
+            u => {
+                match fs::renameat_with(dir, tmp.as_bytes(), dir, name, fs::RenameFlags::NOREPLACE)
+                {
+                    Err(Errno::EXIST) if u == Union::Add => {
+                        let _ = fs::unlinkat(dir, tmp.as_bytes(), AtFlags::empty());
+                        Ok(())
+                    }
+                    r => r.map_err(sys("renameat2")),
                 }
-                r => r.map_err(sys("renameat2")),
-            },
+            }
         },
     });
     if r.is_err() {
@@ -701,7 +798,12 @@ fn copy_file(
     r
 }
 
-fn fill_file(ctx: &Ctx<'_>, fd: &OwnedFd, meta: &FileMeta, content: &mut Content<'_, '_>) -> Result<(), Error> {
+fn fill_file(
+    ctx: &Ctx<'_>,
+    fd: &OwnedFd,
+    meta: &FileMeta,
+    content: &mut Content<'_, '_>,
+) -> Result<(), Error> {
     let _ = (ctx, meta);
     while let Some(chunk) = content.next_chunk()? {
         let mut rest = chunk;
@@ -733,7 +835,12 @@ fn set_file_meta(ctx: &Ctx<'_>, fd: &OwnedFd, meta: &FileMeta) -> Result<(), Err
 /// `.ramdisk-tmp.N` created `O_EXCL` (returned name).
 fn open_tmp(ctx: &Ctx<'_>, dir: BorrowedFd<'_>) -> Result<(OwnedFd, Option<String>), Error> {
     let mode = FsMode::from_raw_mode(0o600);
-    match fs::openat(dir, ".", OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC, mode) {
+    match fs::openat(
+        dir,
+        ".",
+        OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+        mode,
+    ) {
         Ok(fd) => return Ok((fd, None)),
         Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOENT) => {}
         Err(e) => return Err(Error::sys("openat O_TMPFILE", e)),
@@ -751,11 +858,18 @@ fn open_tmp(ctx: &Ctx<'_>, dir: BorrowedFd<'_>) -> Result<(OwnedFd, Option<Strin
 }
 
 /// Links an `O_TMPFILE` fd in as `name` (per the union mode).
-fn link_tmpfile(ctx: &Ctx<'_>, fd: &OwnedFd, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(), Error> {
-    place(ctx, dir, name, |d, n| match fs::linkat(fd, "", d, n, AtFlags::EMPTY_PATH) {
-        // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd/N does not.
-        Err(Errno::NOENT | Errno::PERM) => link_via_proc(fd.as_fd(), d, n),
-        r => r,
+fn link_tmpfile(
+    ctx: &Ctx<'_>,
+    fd: &OwnedFd,
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+) -> Result<(), Error> {
+    place(ctx, dir, name, |d, n| {
+        match fs::linkat(fd, "", d, n, AtFlags::EMPTY_PATH) {
+            // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd/N does not.
+            Err(Errno::NOENT | Errno::PERM) => link_via_proc(fd.as_fd(), d, n),
+            r => r,
+        }
     })
 }
 

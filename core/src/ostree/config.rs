@@ -71,7 +71,9 @@ pub fn parse(text: &[u8]) -> Result<Config<'_>, Error> {
             "mode" => mode = Some(value),
             "parent" => parent = Some(value),
             "archive" if value == "true" => {
-                return Err(Error::State("legacy archive repository (core.archive=true) not supported"))
+                return Err(Error::State(
+                    "legacy archive repository (core.archive=true) not supported",
+                ))
             }
             _ => {}
         }
@@ -85,11 +87,16 @@ pub fn parse(text: &[u8]) -> Result<Config<'_>, Error> {
         "bare-user" => Mode::BareUser,
         "bare-user-only" => Mode::BareUserOnly,
         "bare-split-xattrs" => {
-            return Err(Error::State("repository mode bare-split-xattrs not supported"))
+            return Err(Error::State(
+                "repository mode bare-split-xattrs not supported",
+            ))
         }
         _ => return Err(Error::State("config: unknown repository mode")),
     };
-    Ok(Config { mode, parent: parent.filter(|p| !p.is_empty()) })
+    Ok(Config {
+        mode,
+        parent: parent.filter(|p| !p.is_empty()),
+    })
 }
 
 #[cfg(test)]
@@ -99,11 +106,24 @@ mod tests {
     #[test]
     fn reads_modes_as_ostree_init_writes_them() {
         let c = parse(b"[core]\nrepo_version=1\nmode=archive-z2\n").unwrap();
-        assert_eq!(c, Config { mode: Mode::Archive, parent: None });
-        assert_eq!(parse(b"[core]\nrepo_version=1\nmode=archive\n").unwrap().mode, Mode::Archive);
+        assert_eq!(
+            c,
+            Config {
+                mode: Mode::Archive,
+                parent: None
+            }
+        );
+        assert_eq!(
+            parse(b"[core]\nrepo_version=1\nmode=archive\n")
+                .unwrap()
+                .mode,
+            Mode::Archive
+        );
         assert_eq!(parse(b"[core]\nrepo_version=1\n").unwrap().mode, Mode::Bare);
         assert_eq!(
-            parse(b"[core]\nrepo_version=1\nmode=bare-user-only\n").unwrap().mode,
+            parse(b"[core]\nrepo_version=1\nmode=bare-user-only\n")
+                .unwrap()
+                .mode,
             Mode::BareUserOnly
         );
     }

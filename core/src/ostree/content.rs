@@ -8,7 +8,9 @@
 //! the hash with the object's name. Nobody needs to buffer a whole file.
 
 use super::config::Mode;
-use super::object::{check_file_mode, check_target, FileHeader, Meta, ObjType, MAX_TARGET, S_IFLNK, S_IFMT, S_IFREG};
+use super::object::{
+    check_file_mode, check_target, FileHeader, Meta, ObjType, MAX_TARGET, S_IFLNK, S_IFMT, S_IFREG,
+};
 use super::repo::{ObjPath, Repo};
 use super::verify::{self, ContentHasher};
 use super::{Checksum, MAX_METADATA_SIZE};
@@ -45,13 +47,19 @@ impl Default for Scratch {
 impl Scratch {
     /// Allocates the buffers (about 110 KiB).
     pub fn new() -> Self {
-        let mut input = Vec::new();
-        input.resize(IN_BUF, 0);
-        let mut output = Vec::new();
-        output.resize(OUT_BUF, 0);
-        Scratch { inflater: Box::default(), input, output, header: Vec::new() }
+        let input = alloc::vec![0u8; IN_BUF];
+        let output = alloc::vec![0u8; OUT_BUF];
+        Scratch {
+            inflater: Box::default(),
+            input,
+            output,
+            header: Vec::new(),
+        }
     }
 }
+
+/// A callback taking one xattr (name without NUL, value).
+pub type XattrFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), Error> + 'a;
 
 /// Owner, mode, symlink target and xattrs of a content object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,10 +88,7 @@ impl FileMeta {
     ///
     /// # Errors
     /// The first error `f` returns.
-    pub fn each_xattr(
-        &self,
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+    pub fn each_xattr(&self, f: &mut XattrFn<'_>) -> Result<(), Error> {
         let mut arr = Array::new(&self.xattrs, 0, 1)?;
         while let Some(e) = arr.next_elem() {
             let (n, v) = gvariant::xattr(e?)?;
@@ -213,7 +218,11 @@ impl<'r, 's> Content<'r, 's> {
             uid: h.uid,
             gid: h.gid,
             mode: h.mode,
-            size: if h.mode & S_IFMT == S_IFREG { h.size } else { 0 },
+            size: if h.mode & S_IFMT == S_IFREG {
+                h.size
+            } else {
+                0
+            },
             target: h.target.to_vec(),
             xattrs: h.xattrs.to_vec(),
         };
@@ -229,7 +238,10 @@ impl<'r, 's> Content<'r, 's> {
     fn open_bare(&mut self, with_owner: bool) -> Result<(), Error> {
         let st = fs::fstat(&self.fd).map_err(sys("fstat"))?;
         let ty = FileType::from_raw_mode(st.st_mode);
-        let mut meta = FileMeta { mode: st.st_mode, ..FileMeta::default() };
+        let mut meta = FileMeta {
+            mode: st.st_mode,
+            ..FileMeta::default()
+        };
         if with_owner {
             meta.uid = st.st_uid;
             meta.gid = st.st_gid;
@@ -274,8 +286,7 @@ impl<'r, 's> Content<'r, 's> {
             path.push_str(core::str::from_utf8(&digits).unwrap_or("0"));
             path.push('/');
             path.push_str(ObjPath::new(&self.expected, ObjType::File, false).as_str());
-            let mut names = Vec::new();
-            names.resize(65536, 0);
+            let mut names = alloc::vec![0u8; 65536];
             let n = match fs::llistxattr(path.as_str(), &mut names[..]) {
                 Ok(n) => n,
                 Err(Errno::NOENT | Errno::NOTSUP) => return Ok(Vec::new()),
@@ -283,9 +294,9 @@ impl<'r, 's> Content<'r, 's> {
             };
             let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-                let mut val = Vec::new();
-                val.resize(65536, 0);
-                let cname = alloc::ffi::CString::new(name).map_err(|_| Error::State("xattr name"))?;
+                let mut val = alloc::vec![0u8; 65536];
+                let cname =
+                    alloc::ffi::CString::new(name).map_err(|_| Error::State("xattr name"))?;
                 let vn = fs::lgetxattr(path.as_str(), cname.as_c_str(), &mut val[..])
                     .map_err(sys("lgetxattr"))?;
                 val.truncate(vn);
@@ -302,13 +313,13 @@ impl<'r, 's> Content<'r, 's> {
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return Err(Error::State("bare-user object is not a regular file"));
         }
-        let mut raw = Vec::new();
-        raw.resize(4096, 0);
+        let mut raw = alloc::vec![0u8; 4096];
         let n = match fs::fgetxattr(&self.fd, "user.ostreemeta", &mut raw[..]) {
             Ok(n) => n,
             Err(Errno::RANGE) => {
                 raw.resize(MAX_METADATA_SIZE.min(1 << 20), 0);
-                fs::fgetxattr(&self.fd, "user.ostreemeta", &mut raw[..]).map_err(sys("fgetxattr"))?
+                fs::fgetxattr(&self.fd, "user.ostreemeta", &mut raw[..])
+                    .map_err(sys("fgetxattr"))?
             }
             Err(e) => return Err(Error::sys("fgetxattr user.ostreemeta", e)),
         };
@@ -322,8 +333,7 @@ impl<'r, 's> Content<'r, 's> {
             xattrs: m.xattrs.to_vec(),
         };
         if m.mode & S_IFMT == S_IFLNK {
-            let mut buf = Vec::new();
-            buf.resize(MAX_LINK_OBJECT + 1, 0);
+            let mut buf = alloc::vec![0u8; MAX_LINK_OBJECT + 1];
             let n = read_full(self.fd.as_fd(), &mut buf)?;
             match buf[..n].split_last() {
                 Some((0, t)) if n <= MAX_LINK_OBJECT => meta.target = t.to_vec(),
@@ -339,7 +349,10 @@ impl<'r, 's> Content<'r, 's> {
     /// The object file (for hard links): the repository's `objects/` fd and the path under it.
     pub fn object_path(&self) -> (BorrowedFd<'r>, ObjPathBuf) {
         let archive = self.repo.mode() == Mode::Archive;
-        (self.repo.objects(), ObjPathBuf(ObjPath::new(&self.expected, ObjType::File, archive)))
+        (
+            self.repo.objects(),
+            ObjPathBuf(ObjPath::new(&self.expected, ObjType::File, archive)),
+        )
     }
 
     /// The mode of the repository that holds the object.
@@ -389,7 +402,11 @@ impl<'r, 's> Content<'r, 's> {
                 self.in_end = n;
                 self.eof = n == 0;
             }
-            let flags = if self.eof { 0 } else { inflate_flags::TINFL_FLAG_HAS_MORE_INPUT };
+            let flags = if self.eof {
+                0
+            } else {
+                inflate_flags::TINFL_FLAG_HAS_MORE_INPUT
+            };
             let (status, used, written) = decompress(
                 &mut self.s.inflater,
                 &self.s.input[self.in_pos..self.in_end],
@@ -458,8 +475,7 @@ impl ObjPathBuf {
 /// Xattrs of an open regular file, canonical: sorted by name, empty values skipped
 /// (glnx-xattrs.c `read_xattr_name_array`, ostree-format.md §2.1).
 fn fd_xattrs(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Error> {
-    let mut names = Vec::new();
-    names.resize(4096, 0);
+    let mut names = alloc::vec![0u8; 4096];
     let n = match fs::flistxattr(fd, &mut names[..]) {
         Ok(n) => n,
         Err(Errno::RANGE) => {
@@ -472,8 +488,7 @@ fn fd_xattrs(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Error> {
     let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let cname = alloc::ffi::CString::new(name).map_err(|_| Error::State("xattr name"))?;
-        let mut val = Vec::new();
-        val.resize(4096, 0);
+        let mut val = alloc::vec![0u8; 4096];
         let vn = match fs::fgetxattr(fd, cname.as_c_str(), &mut val[..]) {
             Ok(v) => v,
             Err(Errno::RANGE) => {
@@ -496,4 +511,109 @@ fn canonical_xattrs(mut entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
     let mut out = Vec::new();
     gvariant::emit_xattrs(&refs, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::vec;
+    use std::path::PathBuf;
+
+    /// hello.txt (`hello\n`, user.foo=bar): the archive header of 28af666c… (ostree-format.md §3),
+    /// length prefix included.
+    const HEADER: [u8; 48] = [
+        0, 0, 0, 0x28, 0, 0, 0, 0, // H = 40, padding
+        0, 0, 0, 0, 0, 0, 0, 6, // size = 6 (BE)
+        0, 0, 0, 0, 0, 0, 0, 0, // uid, gid
+        0, 0, 0x81, 0xa4, 0, 0, 0, 0, // mode 0100644, rdev
+        0, // target ""
+        b'u', b's', b'e', b'r', b'.', b'f', b'o', b'o', 0, b'b', b'a', b'r', 9,    // (ayay)
+        0x0d, // a(ayay) end
+        0x19, // tuple offset: end of target
+    ];
+    const CSUM: &str = "28af666cd8036303fcab1a13f2ef7f9c9e92b6a392206017d50b932c8ff4daf9";
+
+    struct TmpRepo(PathBuf);
+
+    impl Drop for TmpRepo {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// An archive repo whose only object is 28af666c….filez with `payload` after the header.
+    fn repo_with(tag: &str, payload: &[u8]) -> TmpRepo {
+        let dir =
+            std::env::temp_dir().join(std::format!("ramdisk-content-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("objects/28")).unwrap();
+        std::fs::write(
+            dir.join("config"),
+            "[core]\nrepo_version=1\nmode=archive-z2\n",
+        )
+        .unwrap();
+        let mut obj = HEADER.to_vec();
+        obj.extend_from_slice(payload);
+        std::fs::write(
+            dir.join(String::from("objects/28/") + &CSUM[2..] + ".filez"),
+            obj,
+        )
+        .unwrap();
+        TmpRepo(dir)
+    }
+
+    fn read(tag: &str, payload: &[u8]) -> Result<Vec<u8>, Error> {
+        let t = repo_with(tag, payload);
+        let repo = Repo::open_path(t.0.to_str().unwrap()).map_err(|f| f.error)?;
+        let csum = super::super::parse_checksum(CSUM.as_bytes()).unwrap();
+        let mut s = Scratch::new();
+        let mut c = Content::open(&repo, &csum, &mut s)?;
+        let mut out = Vec::new();
+        while let Some(chunk) = c.next_chunk()? {
+            out.extend_from_slice(chunk);
+        }
+        c.finish()?;
+        Ok(out)
+    }
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        miniz_oxide::deflate::compress_to_vec(data, 6)
+    }
+
+    #[test]
+    fn reads_and_verifies_the_real_object() {
+        // The real payload: raw deflate of "hello\n" as ostree wrote it.
+        let got = read("ok", &[0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0xe7, 0x02, 0x00]).unwrap();
+        assert_eq!(got, b"hello\n");
+    }
+
+    #[test]
+    fn rejects_content_that_does_not_match_the_name() {
+        let e = read("bad", &deflate(b"HELLO\n")).unwrap_err();
+        assert!(matches!(e, Error::Checksum { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn inflate_stops_at_header_size_on_a_bomb() {
+        let bomb = deflate(&vec![0u8; 16 << 20]);
+        assert!(bomb.len() < 128 * 1024);
+        assert_eq!(
+            read("bomb", &bomb).unwrap_err(),
+            Error::Limit("inflated size exceeds header size")
+        );
+    }
+
+    #[test]
+    fn rejects_short_stream_and_trailing_bytes() {
+        assert!(read("short", &deflate(b"hell")).is_err());
+        let mut t = deflate(b"hello\n");
+        t.push(0);
+        assert_eq!(
+            read("trail", &t).unwrap_err(),
+            Error::State("trailing data after deflate stream")
+        );
+        let full = deflate(b"hello\n");
+        assert!(read("trunc", &full[..full.len() - 2]).is_err());
+    }
 }

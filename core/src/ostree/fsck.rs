@@ -40,7 +40,13 @@ struct Walk<'r, 'f> {
 /// Only when the refs cannot be listed; object problems go to `report` and are counted.
 pub fn fsck(repo: &Repo, report: &mut dyn FnMut(&Failure)) -> Result<FsckStats, Failure> {
     let list = refs::list(repo)?;
-    let mut w = Walk { repo, seen: BTreeSet::new(), stats: FsckStats::default(), report, scratch: Scratch::new() };
+    let mut w = Walk {
+        repo,
+        seen: BTreeSet::new(),
+        stats: FsckStats::default(),
+        report,
+        scratch: Scratch::new(),
+    };
     for (_, commit) in &list {
         let mut cur = Some(*commit);
         let mut first = true;
@@ -93,7 +99,9 @@ impl Walk<'_, '_> {
             return;
         }
         let r = self.repo.load_metadata(ObjType::DirMeta, c).and_then(|b| {
-            Meta::parse_dirmeta(&b).map(|_| ()).map_err(|e| Failure::on(ObjType::DirMeta, c, e.into()))
+            Meta::parse_dirmeta(&b)
+                .map(|_| ())
+                .map_err(|e| Failure::on(ObjType::DirMeta, c, e.into()))
         });
         if let Err(f) = r {
             self.fail(f);
@@ -105,7 +113,11 @@ impl Walk<'_, '_> {
             return;
         }
         if depth > MAX_DEPTH {
-            return self.fail(Failure::on(ObjType::DirTree, c, Error::Limit("directory depth")));
+            return self.fail(Failure::on(
+                ObjType::DirTree,
+                c,
+                Error::Limit("directory depth"),
+            ));
         }
         let bytes = match self.repo.load_metadata(ObjType::DirTree, c) {
             Ok(b) => b,

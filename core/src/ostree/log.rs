@@ -4,7 +4,7 @@
 //! Dates are UTC, converted here from the commit's seconds (no time library).
 
 use super::content::{Content, Scratch};
-use super::object::{DirTree, Meta, ObjType, S_IFMT, S_IFLNK};
+use super::object::{DirTree, Meta, ObjType, S_IFLNK, S_IFMT};
 use super::repo::Repo;
 use super::verify::content_checksum;
 use super::{checksum_hex, Checksum, CommitInfo, Failure, OResult, MAX_DEPTH};
@@ -210,10 +210,19 @@ pub fn lookup(repo: &Repo, c: &CommitInfo, path: &str) -> OResult<Node> {
             return Err(Error::sys("lookup", Errno::NOTDIR).into());
         };
         let bytes = repo.load_metadata(ObjType::DirTree, &tree)?;
-        let dt = DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, &tree, e.into()))?;
-        node = if let Some(d) = dt.dirs.iter().find(|d| d.name.as_bytes() == part.as_bytes()) {
+        let dt =
+            DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, &tree, e.into()))?;
+        node = if let Some(d) = dt
+            .dirs
+            .iter()
+            .find(|d| d.name.as_bytes() == part.as_bytes())
+        {
             Node::Dir(*d.tree, *d.meta)
-        } else if let Some(f) = dt.files.iter().find(|f| f.name.as_bytes() == part.as_bytes()) {
+        } else if let Some(f) = dt
+            .files
+            .iter()
+            .find(|f| f.name.as_bytes() == part.as_bytes())
+        {
             Node::File(*f.csum)
         } else {
             return Err(Error::sys("lookup", Errno::NOENT).into());
@@ -224,8 +233,16 @@ pub fn lookup(repo: &Repo, c: &CommitInfo, path: &str) -> OResult<Node> {
 
 fn dir_entry(repo: &Repo, meta: &Checksum) -> OResult<Entry> {
     let bytes = repo.load_metadata(ObjType::DirMeta, meta)?;
-    let m = Meta::parse_dirmeta(&bytes).map_err(|e| Failure::on(ObjType::DirMeta, meta, e.into()))?;
-    Ok(Entry { kind: 'd', uid: m.uid, gid: m.gid, mode: m.mode, size: 0, target: Vec::new() })
+    let m =
+        Meta::parse_dirmeta(&bytes).map_err(|e| Failure::on(ObjType::DirMeta, meta, e.into()))?;
+    Ok(Entry {
+        kind: 'd',
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode,
+        size: 0,
+        target: Vec::new(),
+    })
 }
 
 fn file_entry(repo: &Repo, csum: &Checksum, s: &mut Scratch) -> OResult<Entry> {
@@ -291,7 +308,11 @@ fn list_dir(
     depth: usize,
 ) -> OResult<()> {
     if depth > MAX_DEPTH {
-        return Err(Failure::on(ObjType::DirTree, tree, Error::Limit("directory depth")));
+        return Err(Failure::on(
+            ObjType::DirTree,
+            tree,
+            Error::Limit("directory depth"),
+        ));
     }
     let bytes = repo.load_metadata(ObjType::DirTree, tree)?;
     let dt = DirTree::parse(&bytes).map_err(|e| Failure::on(ObjType::DirTree, tree, e.into()))?;
@@ -384,7 +405,19 @@ mod tests {
         assert!(lines[2].starts_with("ContentChecksum:  "));
         assert_eq!(lines[3], "Date:  2020-01-01 00:00:00 +0000");
         assert_eq!(lines[4], "Version: 1.0");
-        assert_eq!(&lines[5..], ["", "    second", "", "    body line1", "    ", "    line2", "", ""]);
+        assert_eq!(
+            &lines[5..],
+            [
+                "",
+                "    second",
+                "",
+                "    body line1",
+                "    ",
+                "    line2",
+                "",
+                ""
+            ]
+        );
     }
 
     #[test]

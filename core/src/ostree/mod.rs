@@ -53,19 +53,28 @@ pub struct Failure {
 impl Failure {
     /// `error` while handling object `csum` of type `kind`.
     pub fn on(kind: ObjType, csum: &Checksum, error: Error) -> Self {
-        Failure { error, object: Some((kind, *csum)) }
+        Failure {
+            error,
+            object: Some((kind, *csum)),
+        }
     }
 }
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        Failure { error, object: None }
+        Failure {
+            error,
+            object: None,
+        }
     }
 }
 
 impl From<crate::error::ParseError> for Failure {
     fn from(e: crate::error::ParseError) -> Self {
-        Failure { error: Error::Parse(e), object: None }
+        Failure {
+            error: Error::Parse(e),
+            object: None,
+        }
     }
 }
 

@@ -221,7 +221,10 @@ impl<'a> DirTree<'a> {
             let (name, nat) = t.next(1, None, false)?;
             let (c, cat) = t.next(1, None, true)?;
             t.finish()?;
-            let entry = FileEntry { name: entry_name(name, nat)?, csum: csum(c, cat)? };
+            let entry = FileEntry {
+                name: entry_name(name, nat)?,
+                csum: csum(c, cat)?,
+            };
             if let Some(prev) = out.files.last() {
                 check_order(prev.name, entry.name, nat)?;
             }
@@ -236,8 +239,11 @@ impl<'a> DirTree<'a> {
             let (tr, tat) = t.next(1, None, false)?;
             let (m, mat) = t.next(1, None, true)?;
             t.finish()?;
-            let entry =
-                DirEntry { name: entry_name(name, nat)?, tree: csum(tr, tat)?, meta: csum(m, mat)? };
+            let entry = DirEntry {
+                name: entry_name(name, nat)?,
+                tree: csum(tr, tat)?,
+                meta: csum(m, mat)?,
+            };
             if let Some(prev) = out.dirs.last() {
                 check_order(prev.name, entry.name, nat)?;
             }
@@ -288,7 +294,12 @@ impl<'a> Meta<'a> {
         t.finish()?;
         gvariant::check_xattrs(xattrs, xat)?;
         let _ = mat;
-        Ok(Meta { uid: be_u32(uid), gid: be_u32(gid), mode: be_u32(mode), xattrs })
+        Ok(Meta {
+            uid: be_u32(uid),
+            gid: be_u32(gid),
+            mode: be_u32(mode),
+            xattrs,
+        })
     }
 
     /// Parses a dirmeta: the mode must be a directory with no bits outside 07777.
@@ -570,10 +581,8 @@ mod tests {
     #[test]
     fn content_header_round_trips_the_real_bytes() {
         // ostree-format.md §5 worked example: HDR of hello.txt, 32 bytes, with the 8-byte prefix.
-        let want = hex(
-            "00000020 00000000
-             00000000 00000000 000081a4 00000000 00 757365722e666f6f00626172090d 11",
-        );
+        let want = hex("00000020 00000000
+             00000000 00000000 000081a4 00000000 00 757365722e666f6f00626172090d 11");
         let hdr = hex(HELLO_HDR);
         let h = FileHeader::parse(&hdr).unwrap();
         let mut out = Vec::new();
@@ -582,7 +591,9 @@ mod tests {
         // emit(parse(b)) == b on the content header itself: parse it as (uuuusa(ayay)).
         let body = &want[8..];
         let mut t = Tuple::new(body, 0);
-        let u: Vec<u32> = (0..4).map(|_| be_u32(t.next(4, Some(4), false).unwrap().0)).collect();
+        let u: Vec<u32> = (0..4)
+            .map(|_| be_u32(t.next(4, Some(4), false).unwrap().0))
+            .collect();
         let (s, _) = t.next(1, None, false).unwrap();
         let (x, _) = t.next(1, None, true).unwrap();
         t.finish().unwrap();

@@ -90,7 +90,10 @@ pub fn list(repo: &Repo) -> Result<Vec<(String, Checksum)>, Error> {
 fn open_opt(dir: BorrowedFd<'_>, path: &str) -> Result<Option<rustix::fd::OwnedFd>, Error> {
     match open_dir(dir, path) {
         Ok(fd) => Ok(Some(fd)),
-        Err(Error::Sys { errno: Errno::NOENT | Errno::NOTDIR, .. }) => Ok(None),
+        Err(Error::Sys {
+            errno: Errno::NOENT | Errno::NOTDIR,
+            ..
+        }) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -101,7 +104,9 @@ fn subdirs(dir: BorrowedFd<'_>) -> Result<Vec<(String, FileType)>, Error> {
     let d = fs::Dir::read_from(dir).map_err(|e| Error::sys("readdir", e))?;
     for entry in d {
         let entry = entry.map_err(|e| Error::sys("readdir", e))?;
-        let Ok(name) = entry.file_name().to_str() else { continue };
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
         if name == "." || name == ".." {
             continue;
         }
@@ -148,7 +153,9 @@ fn walk(
 
 /// The remote names under `refs/remotes/`, in readdir order.
 pub(crate) fn remotes(repo: &Repo) -> Result<Vec<String>, Error> {
-    let Some(d) = open_opt(repo.dir(), "refs/remotes")? else { return Ok(Vec::new()) };
+    let Some(d) = open_opt(repo.dir(), "refs/remotes")? else {
+        return Ok(Vec::new());
+    };
     Ok(subdirs(d.as_fd())?
         .into_iter()
         .filter(|(_, t)| *t == FileType::Directory)

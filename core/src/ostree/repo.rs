@@ -28,22 +28,30 @@ pub struct Repo {
 
 /// `openat(dir, path, O_RDONLY|O_DIRECTORY|O_CLOEXEC)`.
 pub(crate) fn open_dir(dir: BorrowedFd<'_>, path: &str) -> Result<OwnedFd, Error> {
-    fs::openat(dir, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, FsMode::empty())
-        .map_err(|e| Error::sys("openat", e))
+    fs::openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        FsMode::empty(),
+    )
+    .map_err(|e| Error::sys("openat", e))
 }
 
 /// Reads the whole file `fd` (at most `limit` bytes).
 ///
 /// # Errors
 /// `Error::Limit` when it is larger, `Error::Sys` for read failures.
-pub(crate) fn read_all(fd: BorrowedFd<'_>, limit: usize, what: &'static str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_all(
+    fd: BorrowedFd<'_>,
+    limit: usize,
+    what: &'static str,
+) -> Result<Vec<u8>, Error> {
     let st = fs::fstat(fd).map_err(|e| Error::sys("fstat", e))?;
     let size = usize::try_from(st.st_size).unwrap_or(usize::MAX);
     if size > limit {
         return Err(Error::Limit(what));
     }
-    let mut buf = Vec::new();
-    buf.resize(size.saturating_add(1).min(limit.saturating_add(1)), 0);
+    let mut buf = alloc::vec![0u8; size.saturating_add(1).min(limit.saturating_add(1))];
     let mut len = 0;
     loop {
         if len == buf.len() {
@@ -114,8 +122,13 @@ impl Repo {
     }
 
     fn open_depth(dir: OwnedFd, depth: usize) -> OResult<Repo> {
-        let cfg_fd = fs::openat(&dir, "config", OFlags::RDONLY | OFlags::CLOEXEC, FsMode::empty())
-            .map_err(|e| Error::sys("openat config", e))?;
+        let cfg_fd = fs::openat(
+            &dir,
+            "config",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            FsMode::empty(),
+        )
+        .map_err(|e| Error::sys("openat config", e))?;
         let text = read_all(cfg_fd.as_fd(), 1 << 20, "config size")?;
         let cfg = config::parse(&text)?;
         let objects = open_dir(dir.as_fd(), "objects").map_err(|e| match e {
@@ -133,7 +146,12 @@ impl Repo {
                 Some(Box::new(Self::open_depth(pfd, depth + 1)?))
             }
         };
-        Ok(Repo { dir, objects, mode: cfg.mode, parent })
+        Ok(Repo {
+            dir,
+            objects,
+            mode: cfg.mode,
+            parent,
+        })
     }
 
     /// The repository mode from `config`.

@@ -46,7 +46,9 @@ impl Repo {
         let mut csum = self.resolve_plain(base)?;
         for _ in 0..carets {
             let c = self.load_commit(&csum)?;
-            csum = c.parent.ok_or(Failure::on(ObjType::Commit, &csum, NO_PARENT))?;
+            csum = c
+                .parent
+                .ok_or(Failure::on(ObjType::Commit, &csum, NO_PARENT))?;
         }
         Ok(csum)
     }
@@ -124,14 +126,19 @@ impl Repo {
             let sub = core::str::from_utf8(&hex2).unwrap_or("00");
             let dir = match open_dir(self.objects(), sub) {
                 Ok(d) => d,
-                Err(Error::Sys { errno: Errno::NOENT, .. }) => continue,
+                Err(Error::Sys {
+                    errno: Errno::NOENT,
+                    ..
+                }) => continue,
                 Err(e) => return Err(e),
             };
             let d = fs::Dir::read_from(dir.as_fd()).map_err(|e| Error::sys("readdir", e))?;
             for entry in d {
                 let entry = entry.map_err(|e| Error::sys("readdir", e))?;
                 let name = entry.file_name().to_bytes();
-                let Some(rest) = name.strip_suffix(b".commit") else { continue };
+                let Some(rest) = name.strip_suffix(b".commit") else {
+                    continue;
+                };
                 let mut full = [0u8; 64];
                 if rest.len() != 62 {
                     continue;

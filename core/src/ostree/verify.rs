@@ -21,7 +21,10 @@ pub fn expect(expected: &Checksum, actual: Checksum) -> Result<(), Error> {
     if *expected == actual {
         Ok(())
     } else {
-        Err(Error::Checksum { expected: *expected, actual })
+        Err(Error::Checksum {
+            expected: *expected,
+            actual,
+        })
     }
 }
 

@@ -357,6 +357,49 @@ mod tests {
     }
 
     #[test]
+    fn stores_objects_markers_and_refs_in_an_archive_repo() {
+        let dir = std::env::temp_dir().join(alloc::format!("ramdisk-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.to_str().unwrap();
+        assert_eq!(super::super::init(path, super::super::InitMode::Archive), Ok(true));
+        assert_eq!(super::super::init(path, super::super::InitMode::Bare), Ok(false));
+        let s = Store::open(path).unwrap();
+        let c = [0x5a; 32];
+        assert!(!s.has(&c, ObjKind::DirMeta).unwrap());
+        s.store(&c, ObjKind::DirMeta, b"abc").unwrap();
+        assert!(s.has(&c, ObjKind::DirMeta).unwrap());
+        assert_eq!(s.read(&c, ObjKind::DirMeta, 10).unwrap(), b"abc");
+        assert!(s.read(&c, ObjKind::DirMeta, 2).is_err());
+        {
+            let mut t = s.begin(&c, ObjKind::Content).unwrap();
+            t.write(b"dropped").unwrap();
+        }
+        assert!(!s.has(&c, ObjKind::Content).unwrap());
+        assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 1, "only tmp/cache is left");
+        s.mark_partial(&c).unwrap();
+        assert!(s.is_partial(&c).unwrap());
+        s.sync().unwrap();
+        s.clear_partial(&c).unwrap();
+        assert!(!s.is_partial(&c).unwrap());
+        s.write_ref(Some("origin"), "os/x86_64/main", &c).unwrap();
+        let text = std::fs::read_to_string(dir.join("refs/remotes/origin/os/x86_64/main")).unwrap();
+        assert_eq!(text.as_bytes(), [&hex64(&c)[..], b"\n"].concat());
+        assert!(s.write_ref(Some("a/b"), "main", &c).is_err());
+        assert!(s.write_ref(None, "../x", &c).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn refuses_to_pull_into_a_bare_repo() {
+        let dir = std::env::temp_dir().join(alloc::format!("ramdisk-store-bare-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.to_str().unwrap();
+        super::super::init(path, super::super::InitMode::Bare).unwrap();
+        assert!(matches!(Store::open(path), Err(Error::State(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn partial_marker_name() {
         let n = partial_name(&[0xab; 32]);
         assert!(n.starts_with(b"abab") && n.ends_with(b"ab.commitpartial") && n.len() == 78);

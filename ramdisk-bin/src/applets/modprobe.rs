@@ -11,7 +11,7 @@
 //! Output: with `-n` (dry run) or `-v`, one line per step, as kmod's `--show-depends`:
 //! `insmod /lib/modules/VERSION/kernel/fs/ext4/ext4.ko [PARAMS]`, `builtin NAME`, `rmmod NAME`.
 //! Messages: `modprobe: module NAME not found in modules.dep` (not with `-q`),
-//! `modprobe: can't load module NAME (PATH): why`, `modprobe: can't unload module NAME: why`,
+//! `modprobe: can't load module NAME (PATH): why`, `modprobe: can't unload module 'NAME': why`,
 //! `modprobe: bad 'PATH': why at byte N`. Exit 1 if any NAME failed.
 //!
 //! Deliberate differences: `-n` prints the steps without `-v` (kmod prints nothing); `-S` is

@@ -205,6 +205,12 @@ fn resolve(cmd: &str, repo: &Repo, rev_str: &str) -> Option<[u8; 32]> {
             report::err(&[APPLET, ": ", cmd, ": Invalid refspec '", rev_str, "'"]);
             None
         }
+        Err(f) if f.object.is_none() => {
+            let mut line = String::new();
+            report::push_error(&mut line, &f.error);
+            report::err(&[APPLET, ": ", cmd, ": Refspec '", rev_str, "': ", &line]);
+            None
+        }
         Err(f) => {
             fail(cmd, &f);
             None
@@ -241,12 +247,23 @@ fn cmd_checkout(repo_path: &str, words: &[&str]) -> u8 {
         None => false,
         Some(Some(b)) => b,
         Some(None) => {
-            report::err(&[APPLET, ": ", CMD, ": invalid --fsync value '", a.fsync.as_deref().unwrap_or(""), "'"]);
+            report::err(&[
+                APPLET,
+                ": ",
+                CMD,
+                ": invalid --fsync value '",
+                a.fsync.as_deref().unwrap_or(""),
+                "'",
+            ]);
             return 1;
         }
     };
-    let Some(repo) = open_repo(CMD, repo_path) else { return 1 };
-    let Some(commit) = resolve(CMD, &repo, &a.rev) else { return 1 };
+    let Some(repo) = open_repo(CMD, repo_path) else {
+        return 1;
+    };
+    let Some(commit) = resolve(CMD, &repo, &a.rev) else {
+        return 1;
+    };
     let dest = a.dest.as_deref().unwrap_or(&a.rev);
     let trimmed = dest.trim_end_matches('/');
     let (parent, name) = match trimmed.rsplit_once('/') {
@@ -311,15 +328,25 @@ fn stdout_bytes(b: &[u8]) {
 }
 
 fn cmd_log(repo_path: &str, cmd: &str, words: &[&str]) -> u8 {
-    let name = if cmd == "log" { "ostree log" } else { "ostree show" };
+    let name = if cmd == "log" {
+        "ostree log"
+    } else {
+        "ostree show"
+    };
     let a: RevArgs = match crate::args::parse_words(name, words) {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let Some(repo) = open_repo(cmd, repo_path) else { return 1 };
-    let Some(commit) = resolve(cmd, &repo, &a.rev) else { return 1 };
+    let Some(repo) = open_repo(cmd, repo_path) else {
+        return 1;
+    };
+    let Some(commit) = resolve(cmd, &repo, &a.rev) else {
+        return 1;
+    };
     if cmd == "show" {
-        let Some(c) = load(cmd, &repo, &commit) else { return 1 };
+        let Some(c) = load(cmd, &repo, &commit) else {
+            return 1;
+        };
         let mut s = String::new();
         olog::push_commit(&mut s, &commit, &c);
         report::out(&s);
@@ -338,7 +365,9 @@ fn cmd_refs(repo_path: &str, words: &[&str]) -> u8 {
     if let Err(s) = crate::args::parse_words::<NoArgs>("ostree refs", words) {
         return s;
     }
-    let Some(repo) = open_repo("refs", repo_path) else { return 1 };
+    let Some(repo) = open_repo("refs", repo_path) else {
+        return 1;
+    };
     match ostree::refs::list(&repo) {
         Ok(list) => {
             let mut s = String::new();
@@ -361,8 +390,12 @@ fn cmd_rev_parse(repo_path: &str, words: &[&str]) -> u8 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let Some(repo) = open_repo("rev-parse", repo_path) else { return 1 };
-    let Some(commit) = resolve("rev-parse", &repo, &a.rev) else { return 1 };
+    let Some(repo) = open_repo("rev-parse", repo_path) else {
+        return 1;
+    };
+    let Some(commit) = resolve("rev-parse", &repo, &a.rev) else {
+        return 1;
+    };
     let mut s = String::new();
     report::push_hex(&mut s, &commit);
     s.push('\n');
@@ -372,7 +405,14 @@ fn cmd_rev_parse(repo_path: &str, words: &[&str]) -> u8 {
 
 /// The errno text for a lookup failure, as ostree words it.
 fn path_error(cmd: &str, path: &str, f: &Failure) {
-    if let (None, Error::Sys { op: "lookup", errno }) = (&f.object, &f.error) {
+    if let (
+        None,
+        Error::Sys {
+            op: "lookup",
+            errno,
+        },
+    ) = (&f.object, &f.error)
+    {
         report::fail_errno(APPLET, cmd, path, *errno);
     } else {
         fail(cmd, f);
@@ -384,10 +424,20 @@ fn cmd_ls(repo_path: &str, words: &[&str]) -> u8 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let Some(repo) = open_repo("ls", repo_path) else { return 1 };
-    let Some(commit) = resolve("ls", &repo, &a.rev) else { return 1 };
-    let Some(c) = load("ls", &repo, &commit) else { return 1 };
-    let paths = if a.paths.is_empty() { vec!["/".to_string()] } else { a.paths };
+    let Some(repo) = open_repo("ls", repo_path) else {
+        return 1;
+    };
+    let Some(commit) = resolve("ls", &repo, &a.rev) else {
+        return 1;
+    };
+    let Some(c) = load("ls", &repo, &commit) else {
+        return 1;
+    };
+    let paths = if a.paths.is_empty() {
+        vec!["/".to_string()]
+    } else {
+        a.paths
+    };
     for p in &paths {
         if let Err(f) = olog::ls(&repo, &c, p, a.recursive, &mut |l| report::out(l)) {
             path_error("ls", p, &f);
@@ -402,9 +452,15 @@ fn cmd_cat(repo_path: &str, words: &[&str]) -> u8 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let Some(repo) = open_repo("cat", repo_path) else { return 1 };
-    let Some(commit) = resolve("cat", &repo, &a.rev) else { return 1 };
-    let Some(c) = load("cat", &repo, &commit) else { return 1 };
+    let Some(repo) = open_repo("cat", repo_path) else {
+        return 1;
+    };
+    let Some(commit) = resolve("cat", &repo, &a.rev) else {
+        return 1;
+    };
+    let Some(c) = load("cat", &repo, &commit) else {
+        return 1;
+    };
     for p in &a.paths {
         if let Err(f) = olog::cat(&repo, &c, p, &mut stdout_bytes) {
             path_error("cat", p, &f);
@@ -418,7 +474,9 @@ fn cmd_fsck(repo_path: &str, words: &[&str]) -> u8 {
     if let Err(s) = crate::args::parse_words::<NoArgs>("ostree fsck", words) {
         return s;
     }
-    let Some(repo) = open_repo("fsck", repo_path) else { return 1 };
+    let Some(repo) = open_repo("fsck", repo_path) else {
+        return 1;
+    };
     match ostree::fsck::fsck(&repo, &mut |f| fail("fsck", f)) {
         Ok(st) => {
             let mut s = String::from("fsck: verified ");
