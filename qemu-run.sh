@@ -26,11 +26,11 @@
 #   --no-build        use the initramfs of the last build (target/qemu/initramfs.cpio.gz)
 #   --no-install      do not apt-get/rustup anything (fail if a tool is missing)
 #   --verbose         show the whole serial console of every boot
-# Console logs: target/qemu/logs/qemu-run-boot*.log. Artifacts: target/qemu/.
+# Console logs: target/qemu/logs/qemu-run-boot*.log. Artifacts: target/qemu/ ($QEMU_DIR overrides it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")" && pwd)
-Q=$ROOT/target/qemu
+Q=${QEMU_DIR:-$ROOT/target/qemu}
 W=$Q/run/qemu-run
 LOGS=$Q/logs
 TARGET=aarch64-unknown-linux-musl
@@ -172,6 +172,11 @@ boot() {
 }
 expect() { grep -aqE -- "$1" "$CUR_LOG" || CUR_ERR="${CUR_ERR:+$CUR_ERR; }missing: $2"; }
 expect_not() { ! grep -aqE -- "$1" "$CUR_LOG" || CUR_ERR="${CUR_ERR:+$CUR_ERR; }unexpected: $2"; }
+# `ramdisk deploy status` in the booted system: exit 0 and it names DEP as booted.
+expect_status() {
+    expect '^QEMU-STATUS-RC: 0$' "'ramdisk deploy status' exit status 0"
+    expect "^booted: +$1\$" "'ramdisk deploy status' showing 'booted: $1'"
+}
 # The deployment name init reports in `ramdisk: booting deployment NAME`.
 deployment() { { grep -aE -- "$RE_BOOTING" "$CUR_LOG" || true; } | tail -n 1 | sed "s/.*$RE_BOOTING\([^ ]*\).*/\1/"; }
 
@@ -179,13 +184,19 @@ deployment() { { grep -aE -- "$RE_BOOTING" "$CUR_LOG" || true; } | tail -n 1 | s
 done_boot() {
     local kinit sys wall t
     kinit=$({ grep -aE 'Run /init as init process' "$CUR_LOG" || true; } | head -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
-    sys=$({ grep -aE 'QEMU-SYSTEM: ' "$CUR_LOG" || true; } | tail -n 1 | sed -n 's/.* uptime \([0-9.]*\).*/\1/p')
+    sys=$({ grep -aE 'QEMU-KMSG: .* init started' "$CUR_LOG" || true; } | tail -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
     wall=$(cat "$CUR_LOG.time" 2>/dev/null || echo '?')
     t='     -'
     [ -n "$kinit" ] && [ -n "$sys" ] && t=$(awk -v a="$kinit" -v b="$sys" 'BEGIN { printf "%6.2f", b - a }')
     local line
-    line=$(printf '%-7s %-52s %-4s  /init->system init %s s  (kernel start->/init %s s, wall %s s)' \
-        "$CUR_NAME" "$CUR_WHAT" "$([ -z "$CUR_ERR" ] && echo ok || echo FAIL)" "$t" "${kinit:-?}" "$wall")
+    # Split: /init -> root mounted (modules, device, mount) and root mounted -> new init.
+    local mnt m='    -'
+    mnt=$({ grep -aE 'EXT4-fs \(vda\): mounted' "$CUR_LOG" || true; } | head -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
+    [ -n "$kinit" ] && [ -n "$mnt" ] && [ -n "$sys" ] &&
+        m=$(awk -v a="$kinit" -v b="$mnt" -v c="$sys" 'BEGIN { printf "%4.2f+%4.2f", b - a, c - b }')
+    [ -z "$kinit" ] || kinit=$(awk -v a="$kinit" 'BEGIN { printf "%.2f", a }')
+    line=$(printf '%-7s %-52s %-4s  /init->new init %s s (mount+rest %s)  kernel->/init %s s  qemu wall %s s' \
+        "$CUR_NAME" "$CUR_WHAT" "$([ -z "$CUR_ERR" ] && echo ok || echo FAIL)" "$t" "$m" "${kinit:-?}" "$wall")
     SUMMARY+=("$line")
     if [ -n "$CUR_ERR" ]; then
         SUMMARY+=("        -> $CUR_ERR (log: $CUR_LOG)")
@@ -197,7 +208,7 @@ done_boot() {
 }
 
 finish() {
-    step "summary"
+    step "summary (times from kernel timestamps; TCG, so only relative)"
     printf '%s\n' "${SUMMARY[@]}"
     [ -z "$SIZE_FAIL" ] || echo "qemu-run: warning: $SIZE_FAIL (see the size report above)"
     if [ "$FAILED" = 0 ]; then
@@ -262,6 +273,7 @@ scenario() {
     expect '^QEMU-CONFIRMED: v1' "v1 marked good"
     dep1=$(deployment)
     case $dep1 in "$V1".*) ;; *) CUR_ERR="${CUR_ERR:+$CUR_ERR; }deployment '$dep1' is not of commit v1" ;; esac
+    expect_status "$dep1"
     done_boot
 
     boot boot2 "boots v1 again without redeploying"
@@ -270,6 +282,7 @@ scenario() {
     expect "$RE_BOOTING$dep1" "'$RE_BOOTING$dep1'"
     expect '^QEMU-SYSTEM: v1 init pid 1 ' "v1's /sbin/init as pid 1"
     expect '^QEMU-CONFIRMED: v1' "v1 marked good"
+    expect_status "$dep1"
     done_boot
 
     push_v2
@@ -281,6 +294,7 @@ scenario() {
     expect '^QEMU-UNCONFIRMED: v2' "v2 marker"
     dep2=$(deployment)
     case $dep2 in "$V2".*) ;; *) CUR_ERR="${CUR_ERR:+$CUR_ERR; }deployment '$dep2' is not of commit v2" ;; esac
+    expect_status "$dep2"
     done_boot
 
     # ramdisk.trials=N: v2 boots N times in all (the deploying boot included), the next boot
@@ -293,6 +307,7 @@ scenario() {
         expect "$RE_BOOTING$dep2" "'$RE_BOOTING$dep2'"
         expect '^QEMU-SYSTEM: v2 init pid 1 ' "v2's /sbin/init as pid 1"
         expect '^QEMU-UNCONFIRMED: v2' "v2 marker"
+        expect_status "$dep2"
         done_boot
     done
     i=$((3 + TRIALS))
@@ -302,6 +317,8 @@ scenario() {
     expect "$RE_BOOTING$dep1" "'$RE_BOOTING$dep1'"
     expect '^QEMU-SYSTEM: v1 init pid 1 ' "v1's /sbin/init as pid 1"
     expect '^QEMU-CONFIRMED: v1' "v1 marked good"
+    expect_status "$dep1"
+    expect "^failed: +$dep2\$" "'ramdisk deploy status' showing 'failed: $dep2'"
     done_boot
 
     boot "boot$((i + 1))" "after the rollback: v1 stays, v2 is not redeployed" "ramdisk.trials=$TRIALS"
@@ -309,6 +326,7 @@ scenario() {
     expect "$RE_NOT_REDEPLOYING" "'$RE_NOT_REDEPLOYING...'"
     expect "$RE_BOOTING$dep1" "'$RE_BOOTING$dep1'"
     expect '^QEMU-SYSTEM: v1 init pid 1 ' "v1's /sbin/init as pid 1"
+    expect_status "$dep1"
     done_boot
 }
 

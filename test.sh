@@ -13,7 +13,8 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "install prerequisites"
 need_pkgs=()
-for p in ostree qemu-user-static qemu-system-arm e2fsprogs kmod attr cpio busybox-static time; do
+for p in ostree qemu-user-static qemu-system-arm e2fsprogs kmod attr cpio busybox-static time \
+    zstd xz-utils python3; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then
@@ -40,14 +41,19 @@ export REQUIRE_ALL=1
 cargo build -p ramdisk-bin
 cargo test --workspace
 
-step "aarch64 static build + applet tests under qemu-aarch64-static"
+step "aarch64: plain cargo release build is a static stripped ELF"
 cargo build --release --target aarch64-unknown-linux-musl -p ramdisk-bin
-AARCH64_BIN=$ROOT/target/aarch64-unknown-linux-musl/release/ramdisk
+AARCH64_BIN=$ROOT/target/aarch64-unknown-linux-musl/release/ramdisk cargo test -p tests --test aarch64
+
+step "aarch64: the product build (scripts/build-product.sh) and the applet tests under qemu-aarch64-static"
+./scripts/build-product.sh release
+./scripts/build-product.sh release-syms
+export AARCH64_BIN=$ROOT/target/product/aarch64-unknown-linux-musl/release/ramdisk
 RAMDISK_BIN=$AARCH64_BIN RAMDISK_RUNNER=qemu-aarch64-static \
-    cargo test -p tests --test aarch64 --test sys_applets
+    cargo test -p tests --test aarch64 --test sys_applets --test switch_root --test modprobe
 
 step "size report and budget"
-cargo run -q -p size-report --release -- --no-build --binary "$AARCH64_BIN"
+cargo run -q -p size-report --release -- --no-build
 
 if [[ -z "${QUICK:-}" ]]; then
     step "qemu-system-aarch64 boot scenarios"

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DISK= INITRD= APPEND= LOG=$ROOT/target/qemu/logs/boot.log TIMEOUT=${BOOT_TIMEOUT:-120} SHOW=markers
+DISK= INITRD= APPEND= LOG=${QEMU_DIR:-$ROOT/target/qemu}/logs/boot.log TIMEOUT=${BOOT_TIMEOUT:-90} SHOW=markers
 while [ $# -gt 0 ]; do
     case $1 in
     --disk) DISK=$2; shift 2 ;;

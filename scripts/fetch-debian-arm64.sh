@@ -4,7 +4,7 @@
 # Usage: scripts/fetch-debian-arm64.sh [--print]
 #   or:  eval "$(scripts/fetch-debian-arm64.sh --print)"   # sets KVER KROOT VMLINUZ MODDIR BUSYBOX
 #
-# Resulting paths (relative to the repository root; QEMU_DIR overrides target/qemu):
+# Resulting paths (relative to the repository root; QEMU_CACHE_DIR overrides target/qemu):
 #   target/qemu/kernel-root/                       dpkg-deb -x of linux-image-<KVER> (+ depmod)
 #   target/qemu/kernel-root/boot/vmlinuz-<KVER>    uncompressed arm64 Image, give to qemu -kernel
 #   target/qemu/kernel-root/lib/modules/<KVER>/    modules (plain .ko) with modules.dep from depmod
@@ -20,7 +20,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-Q=${QEMU_DIR:-$ROOT/target/qemu}
+Q=${QEMU_CACHE_DIR:-$ROOT/target/qemu}
 PRINT=0
 [ "${1:-}" = --print ] && PRINT=1
 

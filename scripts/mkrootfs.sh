@@ -6,6 +6,7 @@
 # DIR gets bin/busybox (Debian busybox-static arm64) + applet symlinks, the directories a root
 # needs (proc sys dev tmp run sysroot var etc), /etc/os-release naming NAME, and /sbin/init, a
 # shell script that prints console markers and powers off:
+#   [ 1.23] QEMU-KMSG: NAME init started            through /dev/kmsg: kernel timestamp
 #   QEMU-SYSTEM: NAME init pid 1 uptime SECONDS     as soon as it runs (guest uptime)
 #   QEMU-ROOT: <mountinfo line of />
 #   --confirm (default): runs `ramdisk deploy status` and `ramdisk deploy mark-good`, prints
@@ -61,6 +62,9 @@ cat >"$DIR/sbin/init" <<EOF
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
 [ -e /proc/self ] || mount -t proc proc /proc
 [ -e /sys/kernel ] || mount -t sysfs sysfs /sys
+[ -e /dev/kmsg ] || mount -t devtmpfs devtmpfs /dev
+# Same clock as the kernel's "Run /init as init process" line: boot-to-new-init time.
+echo "<2>QEMU-KMSG: $NAME init started" >/dev/kmsg
 read up idle </proc/uptime
 echo "QEMU-SYSTEM: $NAME init pid \$\$ uptime \$up"
 echo "QEMU-ROOT: \$(awk '\$5 == "/"' /proc/self/mountinfo | tail -n 1)"

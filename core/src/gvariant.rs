@@ -180,7 +180,10 @@ impl<'a> Tuple<'a> {
     /// # Errors
     /// `NotNormal` for non-zero padding or a size other than `size`.
     pub fn finish_fixed(self, align: usize, size: usize) -> R<()> {
-        let end = align_up(self.off, align);
+        let mut end = align_up(self.off, align);
+        if end == 0 {
+            end = 1; // the unit tuple `()` is one zero byte
+        }
         if end != size || self.data.len() != size {
             return Err(err(self.base + self.off, Malformed::NotNormal));
         }
@@ -505,26 +508,17 @@ pub fn emit_xattrs(entries: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
     let start = out.len();
     let mut ends = Vec::with_capacity(entries.len());
     for (name, value) in entries {
-        let body = name.len() + 1 + value.len();
-        let w = framed_width(body, 1);
-        let el = out.len();
+        // (ayay): name + NUL, value, then the end of the name in the element's own width.
+        let w = framed_width(name.len() + 1 + value.len(), 1);
         out.extend_from_slice(name);
         out.push(0);
         out.extend_from_slice(value);
         push_le(out, name.len() + 1, w);
-        ends.push(out.len() - el);
-        let _ = body;
+        // Elements have alignment 1, so each starts where the previous one ended.
+        ends.push(out.len() - start);
     }
-    let body = out.len() - start;
-    let w = framed_width(body, ends.len());
-    let mut acc = 0;
-    // Element ends are cumulative: each element's size added to the previous end (align 1).
-    let mut abs = Vec::with_capacity(ends.len());
-    for e in &ends {
-        acc += e;
-        abs.push(acc);
-    }
-    for e in abs {
+    let w = framed_width(out.len() - start, ends.len());
+    for e in ends {
         push_le(out, e, w);
     }
 }
@@ -611,11 +605,23 @@ mod tests {
     }
 
     #[test]
+    fn unit_is_one_zero_byte() {
+        assert!(validate(b"()", &[0], 0).is_ok());
+        assert!(validate(b"()", &[1], 0).is_err());
+        assert!(validate(b"()", &[], 0).is_err());
+    }
+
+    #[test]
+    fn emits_two_xattrs_like_glib() {
+        let mut out = Vec::new();
+        emit_xattrs(&[(b"a", b"1"), (b"b", b"22")], &mut out);
+        // "a\0" "1" 02 | "b\0" "22" 02 | ends 4, 9
+        assert_eq!(out, b"a\x001\x02b\x0022\x02\x04\x09");
+        assert_eq!(check_xattrs(&out, 0), Ok(2));
+    }
+
+    #[test]
     fn rejects_deep_variant_nesting() {
-        let mut v = vec![1u8];
-        for _ in 0..40 {
-            v.extend_from_slice(b"\0v");
-        }
         // innermost is `y` 1: build from inside out
         let mut data = vec![1u8, 0, b'y'];
         for _ in 0..40 {

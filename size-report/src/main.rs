@@ -3,8 +3,9 @@
 //! ```text
 //! cargo run -p size-report --release -- [OPTIONS]
 //! ```
-//! 1. Builds the aarch64 release binary and the unstripped `release-syms` build of the same code
-//!    (or takes `--binary`), and prints its size, its sections, its 15 largest crates and 20
+//! 1. Builds the product binary and the unstripped `release-syms` build of the same code with
+//!    `scripts/build-product.sh` (std rebuilt with `panic=immediate-abort`; see that script), or
+//!    takes `--binary`, and prints its size, its sections, its 15 largest crates and 20
 //!    largest symbols.
 //! 2. Writes the initramfs (`cpio` newc, gzip; DESIGN.md "Size", anchors-multicall.md §5),
 //!    byte-identical for the same inputs.
@@ -215,13 +216,13 @@ fn run(o: &Options) -> Result<bool, String> {
     };
 
     // The binary, and the unstripped build of the same code for its symbols.
-    let release_dir = target.join(TARGET).join("release");
+    let release_dir = target.join("product").join(TARGET).join("release");
     let bin_path = match &o.binary {
         Some(b) => b.clone(),
         None => {
             if !o.no_build {
-                cargo_build(&root, &["--release"])?;
-                cargo_build(&root, &["--profile", "release-syms"])?;
+                cargo_build(&root, "release")?;
+                cargo_build(&root, "release-syms")?;
             }
             release_dir.join("ramdisk")
         }
@@ -512,7 +513,7 @@ fn find_symbols(
         Ok(data) => check(&sibling, &data),
         Err(_) => Ok(Err(format!(
             "the binary is stripped and '{}' is missing: build it with \
-             'cargo build --profile release-syms --target {TARGET} -p ramdisk-bin' or pass --syms",
+             'scripts/build-product.sh release-syms' or pass --syms",
             sibling.display()
         ))),
     }
@@ -570,26 +571,18 @@ fn symbol_tables(syms: &Syms, sections: &[elf::Section]) -> String {
     )
 }
 
-/// `cargo build PROFILE_ARGS --target aarch64-unknown-linux-musl -p ramdisk-bin` at the root.
-fn cargo_build(root: &Path, profile: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.arg("build")
-        .args(profile)
-        .args(["--target", TARGET, "-p", "ramdisk-bin"]);
-    cmd.current_dir(root);
-    eprintln!(
-        "size-report: cargo build {} --target {TARGET} -p ramdisk-bin",
-        profile.join(" ")
-    );
-    let status = cmd
+/// Builds the product binary with `scripts/build-product.sh PROFILE` (the one place that knows
+/// the build flags): `target/product/aarch64-unknown-linux-musl/PROFILE/ramdisk`.
+fn cargo_build(root: &Path, profile: &str) -> Result<(), String> {
+    let script = root.join("scripts/build-product.sh");
+    eprintln!("size-report: scripts/build-product.sh {profile}");
+    let status = Command::new(&script)
+        .arg(profile)
+        .current_dir(root)
         .status()
-        .map_err(|e| format!("can't run cargo ('{}'): {e}", cargo.to_string_lossy()))?;
+        .map_err(|e| format!("can't run '{}': {e}", script.display()))?;
     if !status.success() {
-        return Err(format!(
-            "cargo build {} --target {TARGET} -p ramdisk-bin failed",
-            profile.join(" ")
-        ));
+        return Err(format!("scripts/build-product.sh {profile} failed"));
     }
     Ok(())
 }

@@ -24,9 +24,16 @@ kernel_run_init() {
     { grep -aE 'Run /init as init process' "$1" || true; } | head -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
 }
 
-# system_uptime LOG: guest uptime when the final system's /sbin/init started (QEMU-SYSTEM marker).
+# system_uptime LOG: kernel timestamp (s) when the final system's /sbin/init started (QEMU-KMSG).
 system_uptime() {
-    { grep -aE 'QEMU-SYSTEM: ' "$1" || true; } | tail -n 1 | sed -n 's/.* uptime \([0-9.]*\).*/\1/p'
+    { grep -aE 'QEMU-KMSG: .* init started' "$1" || true; } | tail -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+}
+
+# init_to_system LOG: seconds from the kernel's "Run /init" to the final system's init (or "?").
+init_to_system() {
+    local a b
+    a=$(kernel_run_init "$1") b=$(system_uptime "$1")
+    if [ -n "$a" ] && [ -n "$b" ]; then awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b - a }'; else echo '?'; fi
 }
 
 # need TOOL...: exit 77 with "skipped" if a tool is missing.

@@ -12,7 +12,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-LOGS=$ROOT/target/qemu/logs
+LOGS=${QEMU_DIR:-$ROOT/target/qemu}/logs
 mkdir -p "$LOGS"
 
 BUILD=1
@@ -37,7 +37,12 @@ if [ "$BUILD" = 1 ]; then
         echo "qemu: build: FAIL (see $LOGS/build.out)"
         exit 1
     fi
-    grep -v '^$' "$LOGS/build.out"
+    # The image part of the size report (the whole report: $LOGS/build.out).
+    if grep -q '^initramfs' "$LOGS/build.out"; then
+        sed -n '/^initramfs/,$p' "$LOGS/build.out"
+    else
+        cat "$LOGS/build.out"
+    fi
 fi
 
 for s in smoke update-rollback dropin; do

@@ -43,4 +43,4 @@ bad=$(console_bad "$LOG")
 has "$LOG" '^QEMU-SMOKE: /dev/vda mounted' || fail "no mount marker (log: $LOG)"
 has "$LOG" '^QEMU-SYSTEM: smoke-factory init pid 1 ' || fail "disk system did not run as pid 1 (log: $LOG)"
 has "$LOG" '^QEMU-FACTORY: smoke-factory' || fail "no factory marker (log: $LOG)"
-echo "qemu: smoke: ok (busybox initramfs -> disk system at uptime $(system_uptime "$LOG") s, wall $(cat "$LOG.time") s)"
+echo "qemu: smoke: ok (busybox initramfs -> disk system; /init->system init $(init_to_system "$LOG") s, wall $(cat "$LOG.time") s)"

@@ -1,7 +1,8 @@
 //! The release binary for `aarch64-unknown-linux-musl`: a static, stripped aarch64 ELF that runs
 //! under `qemu-aarch64-static` and answers `--list` there.
 //!
-//! test.sh builds it first (`cargo build --release --target aarch64-unknown-linux-musl -p ramdisk-bin`);
+//! test.sh builds it first (`scripts/build-product.sh`, and plain `cargo build --release --target
+//! aarch64-unknown-linux-musl -p ramdisk-bin` as a second binary to check);
 //! `$AARCH64_BIN` overrides the path.
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ fn aarch64_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/aarch64-unknown-linux-musl/release/ramdisk")
+        .join("../target/product/aarch64-unknown-linux-musl/release/ramdisk")
 }
 
 fn u16_at(b: &[u8], o: usize) -> u16 {

@@ -409,7 +409,7 @@ impl Board {
             LOOP=$(losetup -f --show "$IMG")
             trap 'losetup -d $LOOP' EXIT
             conf=$(echo "$CONF" | sed "s/@LOOP@/${LOOP#/dev/}/")
-            unshare -m -p -f --propagation private sh -euc '
+            timeout -s KILL 120 unshare --kill-child -m -p -f --propagation private sh -euc '
                 R="$1"; mkdir -p "$R"; mount -t tmpfs initramfs "$R"
                 cp "$BIN" "$R/init"
                 for l in $(ldd "$BIN" | grep -o "/[^ ]*"); do cp --parents "$l" "$R"; done
@@ -429,18 +429,25 @@ impl Board {
     }
 
     fn set_ref(&self, commit: &str) {
+        self.on_disk(&format!(
+            "echo {commit} > \"$M/ostree/repo/refs/heads/master\""
+        ));
+    }
+
+    /// Runs `cmd` (sh) with the partition mounted at `$M`.
+    fn on_disk(&self, cmd: &str) {
         let script = r#"
             LOOP=$(losetup -f --show "$IMG")
             trap 'losetup -d $LOOP' EXIT
             unshare -m --propagation private sh -euc '
-                mkdir -p "$1"; mount "$2" "$1"; echo "$3" > "$1/ostree/repo/refs/heads/master"; umount "$1"
-            ' sh "$MNT" "$LOOP" "$COMMIT"
+                M="$1"; mkdir -p "$M"; mount "$2" "$M"; eval "$3"; umount "$M"
+            ' sh "$MNT" "$LOOP" "$CMD"
         "#;
         let o = run(Command::new("sh")
             .args(["-euc", script])
             .env("IMG", &self.img)
             .env("MNT", self.t.path().join("mnt"))
-            .env("COMMIT", commit));
+            .env("CMD", cmd));
         assert!(o.status.success(), "{}", stderr(&o));
     }
 }
@@ -455,6 +462,7 @@ fn init_deploys_boots_counts_trials_and_rolls_back() {
     // Factory board: the first deployment is made and booted.
     let out = b.boot(conf);
     assert!(out.contains("ramdisk: root device /dev/loop"), "{out}");
+    assert!(out.contains(" found\nramdisk: mounted /dev/loop"), "{out}");
     assert!(
         out.contains(&format!(
             "ramdisk: deploying {}…{} (",
@@ -523,6 +531,19 @@ fn init_deploys_boots_counts_trials_and_rolls_back() {
         "{out}"
     );
     assert!(out.contains("INIT v1 pid=1"), "{out}");
+
+    // The same partition found by its ext4 label, with updates off.
+    let out = b.boot("root=LABEL=rdtest ramdisk.update=0\n");
+    assert!(
+        out.contains("ramdisk: root device LABEL=rdtest is /dev/loop"),
+        "{out}"
+    );
+    assert!(!out.contains("not redeploying"), "{out}");
+    assert!(
+        out.contains(&format!("ramdisk: booting deployment {d1}\n")),
+        "{out}"
+    );
+    assert!(out.contains("INIT v1 pid=1"), "{out}");
 }
 
 #[test]
@@ -530,12 +551,12 @@ fn init_without_root_device_reports_and_waits() {
     let Some(b) = Board::new() else { return };
     // timeout kills the waiting PID 1 (and with it the namespace).
     let script = r#"
-        unshare -m -p -f --propagation private sh -euc '
+        timeout -s KILL 6 unshare --kill-child -m -p -f --propagation private sh -euc '
             R="$1"; mkdir -p "$R"; mount -t tmpfs initramfs "$R"
             cp "$BIN" "$R/init"
             for l in $(ldd "$BIN" | grep -o "/[^ ]*"); do cp --parents "$l" "$R"; done
             mkdir -p "$R/etc"; echo "root=PARTUUID=00000000-01 rootdelay=1" > "$R/etc/ramdisk.conf"
-            exec timeout 4 chroot "$R" /init
+            exec chroot "$R" /init
         ' sh "$ROOT" 2>&1 || true
     "#;
     let o = run(Command::new("sh")
@@ -553,6 +574,45 @@ fn init_without_root_device_reports_and_waits() {
     );
     assert!(
         out.contains("ramdisk: waiting forever (ramdisk.panic=reboot reboots instead)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn init_falls_back_to_previous_then_reports_nothing_bootable() {
+    let Some(b) = Board::new() else { return };
+    let c = b.commits();
+    let (d1, d2) = (format!("{}.0", c[0]), format!("{}.0", c[1]));
+    let conf = "root=@LOOP@ ramdisk.trials=0 ramdisk.panic=reboot\n";
+    assert!(b.boot(conf).contains("INIT v1 pid=1"));
+    b.set_ref(&c[1]);
+    assert!(b.boot(conf).contains("INIT v2 pid=1"));
+
+    // The current deployment lost its init: the previous one boots instead.
+    b.on_disk(&format!("rm \"$M/ostree/deploy/{d2}/sbin/init\""));
+    let out = b.boot(conf);
+    assert!(
+        out.contains(&format!("ramdisk: booting deployment {d2}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "ramdisk: switch_root to /sysroot/ostree/deploy/{d2} failed: /sbin/init: open: No such file or directory\n\
+             ramdisk: trying the next candidate\nramdisk: booting deployment {d1}\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("INIT v1 pid=1"), "{out}");
+
+    // Nothing bootable at all: the reason, then a reboot (which ends the pid namespace).
+    b.on_disk(&format!("rm \"$M/ostree/deploy/{d1}/sbin/init\""));
+    let out = b.boot(conf);
+    assert!(
+        out.contains("ramdisk: booting the partition root\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ramdisk: fatal: no bootable tree on the root partition\nramdisk: rebooting in 5 seconds\n"),
         "{out}"
     );
 }

@@ -386,7 +386,7 @@ fn aarch64_bin() -> PathBuf {
     match std::env::var_os("AARCH64_BIN") {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/aarch64-unknown-linux-musl/release/ramdisk"),
+            .join("../target/product/aarch64-unknown-linux-musl/release/ramdisk"),
     }
 }
 

@@ -463,6 +463,12 @@ fn remote_add_list_delete_write_what_ostree_writes() {
     ));
     assert_eq!(mine, real);
     assert_eq!(real, "o2        http://h/x\\y\nz.last-1  http://z\n");
+    let url = stdout(&ok(
+        run(&mut ramdisk(["ostree", &r, "remote", "show-url", "o2"])),
+        "show-url",
+    ));
+    let real_url = sh(&format!("ostree remote show-url --repo={} o2", p(&ours)));
+    assert_eq!(url, stdout(&real_url));
     let names = stdout(&ok(
         run(&mut ramdisk(["ostree", &r, "remote", "list"])),
         "list",

@@ -729,3 +729,33 @@ fn leftovers_and_unreferenced_deployments_are_removed() {
         [b"README".to_vec(), dep(A, 0).name().to_vec()]
     );
 }
+
+/// The blog-post protocol without any sync: check out under the final name's tmp, rename,
+/// flip. The crash checker must reject it (the delalloc "empty file" bug of reliability.md §6),
+/// or it proves nothing about the real protocol.
+#[test]
+fn crash_checker_catches_a_flip_before_the_data_is_synced() {
+    let setup = || {
+        let mut fs = installed(A, None);
+        fs.repo.refs.insert("master".to_string(), B);
+        fs
+    };
+    let unsynced = |fs: &mut MemFs| {
+        let new = dep(B, 0);
+        let mut tmp = new.name();
+        tmp.extend_from_slice(b".tmp-1").unwrap();
+        let _ = fs
+            .checkout(&B, &tmp, &mut |_| {})
+            .and_then(|()| fs.rename(Dir::Deploy, &tmp, &new.name()));
+        let _ = fs.symlink(&new.link_target(), Dir::Top, b"current.tmp");
+        let _ = fs.rename(Dir::Top, b"current.tmp", b"current");
+    };
+    let recover = BootOptions {
+        update: false,
+        ..boot_opts(0)
+    };
+    let caught = std::panic::catch_unwind(|| {
+        crash_everywhere(&setup, &unsynced, &[A, B], recover, &|_, _| {});
+    });
+    assert!(caught.is_err(), "an unsynced flip passed the crash checker");
+}

@@ -670,10 +670,11 @@ fn place(
         },
         Union::Overwrite => {
             let tmp = tmp_name(ctx, dir, &mut make)?;
-            fs::renameat(dir, tmp.as_bytes(), dir, name).map_err(|e| {
-                let _ = fs::unlinkat(dir, tmp.as_bytes(), AtFlags::empty());
-                Error::sys("renameat", e)
-            })
+            let r = fs::renameat(dir, tmp.as_bytes(), dir, name).map_err(sys("renameat"));
+            // rename(2) does nothing when both names are links to one inode (a hard link to
+            // the same object): the temporary name is still there then; remove it.
+            let _ = fs::unlinkat(dir, tmp.as_bytes(), AtFlags::empty());
+            r
         }
     }
 }

@@ -177,6 +177,10 @@ impl<'r, 's> Content<'r, 's> {
         check_file_mode(c.meta.mode, 0)?;
         check_target(c.meta.mode, &c.meta.target, 0)?;
         if c.meta.is_symlink() {
+            // An archive symlink is the header alone (ostree-format.md §3).
+            if c.body == Body::Deflate && (c.in_pos != c.in_end || !c.eof) {
+                return Err(Error::State("data after a symlink header"));
+            }
             c.body = Body::Empty;
         }
         c.size = c.meta.size;

@@ -157,6 +157,9 @@ pub fn log(repo: &Repo, commit: &Checksum, emit: &mut dyn FnMut(&str)) -> OResul
 
 /// An entry `ls` prints.
 struct Entry {
+    /// Content checksum, or dirtree + dirmeta checksums (printed with `-C`).
+    csum: Option<Checksum>,
+    meta_csum: Option<Checksum>,
     kind: char,
     uid: u32,
     gid: u32,
@@ -165,7 +168,7 @@ struct Entry {
     target: Vec<u8>,
 }
 
-fn push_entry(out: &mut String, e: &Entry, path: &str) {
+fn push_entry(out: &mut String, e: &Entry, path: &str, checksums: bool) {
     out.push(e.kind);
     let perm = e.mode & 0o7777;
     // "%05o" of the permission bits, as `ostree ls` prints them.
@@ -183,6 +186,12 @@ fn push_entry(out: &mut String, e: &Entry, path: &str) {
     out.push(' ');
     push_num(out, e.size, 6, ' ');
     out.push(' ');
+    if checksums {
+        for c in [&e.csum, &e.meta_csum].into_iter().flatten() {
+            push_hex(out, c);
+            out.push(' ');
+        }
+    }
     out.push_str(path);
     if e.kind == 'l' {
         out.push_str(" -> ");
@@ -231,11 +240,13 @@ pub fn lookup(repo: &Repo, c: &CommitInfo, path: &str) -> OResult<Node> {
     Ok(node)
 }
 
-fn dir_entry(repo: &Repo, meta: &Checksum) -> OResult<Entry> {
+fn dir_entry(repo: &Repo, tree: &Checksum, meta: &Checksum) -> OResult<Entry> {
     let bytes = repo.load_metadata(ObjType::DirMeta, meta)?;
     let m =
         Meta::parse_dirmeta(&bytes).map_err(|e| Failure::on(ObjType::DirMeta, meta, e.into()))?;
     Ok(Entry {
+        csum: Some(*tree),
+        meta_csum: Some(*meta),
         kind: 'd',
         uid: m.uid,
         gid: m.gid,
@@ -253,6 +264,8 @@ fn file_entry(repo: &Repo, csum: &Checksum, s: &mut Scratch) -> OResult<Entry> {
     c.finish().map_err(on)?;
     let link = m.mode & S_IFMT == S_IFLNK;
     Ok(Entry {
+        csum: Some(*csum),
+        meta_csum: None,
         kind: if link { 'l' } else { '-' },
         uid: m.uid,
         gid: m.gid,
@@ -262,8 +275,19 @@ fn file_entry(repo: &Repo, csum: &Checksum, s: &mut Scratch) -> OResult<Entry> {
     })
 }
 
-/// `ostree ls [-R] REV PATH`: the entry for `path`, then (for a directory) its files and then
-/// its subdirectories, recursing with `recursive`. Each line goes to `emit`; every object
+/// Options of [`ls`], named after `ostree ls`'s flags.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LsOptions {
+    /// `-R`: recurse into subdirectories.
+    pub recursive: bool,
+    /// `-C`: print checksums (content; dirtree and dirmeta for directories).
+    pub checksums: bool,
+    /// `-d`: only the entry itself, not a directory's contents (ignored with `-R`, as ostree).
+    pub dir_only: bool,
+}
+
+/// `ostree ls [-R] [-C] [-d] REV PATH`: the entry for `path`, then (for a directory) its files
+/// and then its subdirectories, recursing with `-R`. Each line goes to `emit`; every object
 /// read is verified.
 ///
 /// # Errors
@@ -272,7 +296,7 @@ pub fn ls(
     repo: &Repo,
     c: &CommitInfo,
     path: &str,
-    recursive: bool,
+    opts: &LsOptions,
     emit: &mut dyn FnMut(&str),
 ) -> OResult<()> {
     let mut s = Scratch::new();
@@ -286,13 +310,15 @@ pub fn ls(
     let mut line = String::new();
     match lookup(repo, c, path)? {
         Node::File(csum) => {
-            push_entry(&mut line, &file_entry(repo, &csum, &mut s)?, &shown);
+            push_entry(&mut line, &file_entry(repo, &csum, &mut s)?, &shown, opts.checksums);
             emit(&line);
         }
         Node::Dir(tree, meta) => {
-            push_entry(&mut line, &dir_entry(repo, &meta)?, &shown);
+            push_entry(&mut line, &dir_entry(repo, &tree, &meta)?, &shown, opts.checksums);
             emit(&line);
-            list_dir(repo, &tree, &mut shown, recursive, emit, &mut s, 0)?;
+            if opts.recursive || !opts.dir_only {
+                list_dir(repo, &tree, &mut shown, opts, emit, &mut s, 0)?;
+            }
         }
     }
     Ok(())
@@ -302,7 +328,7 @@ fn list_dir(
     repo: &Repo,
     tree: &Checksum,
     path: &mut String,
-    recursive: bool,
+    opts: &LsOptions,
     emit: &mut dyn FnMut(&str),
     s: &mut Scratch,
     depth: usize,
@@ -328,16 +354,16 @@ fn list_dir(
     for f in &dt.files {
         join(path, f.name.as_bytes());
         line.clear();
-        push_entry(&mut line, &file_entry(repo, f.csum, s)?, path);
+        push_entry(&mut line, &file_entry(repo, f.csum, s)?, path, opts.checksums);
         emit(&line);
     }
     for d in &dt.dirs {
         join(path, d.name.as_bytes());
         line.clear();
-        push_entry(&mut line, &dir_entry(repo, d.meta)?, path);
+        push_entry(&mut line, &dir_entry(repo, d.tree, d.meta)?, path, opts.checksums);
         emit(&line);
-        if recursive {
-            list_dir(repo, d.tree, path, recursive, emit, s, depth + 1)?;
+        if opts.recursive {
+            list_dir(repo, d.tree, path, opts, emit, s, depth + 1)?;
         }
     }
     path.truncate(base);

@@ -405,8 +405,13 @@ mod tests {
     use super::*;
     use alloc::vec;
 
+    /// Hex digits of `s`; on each line, text after `|` is a comment.
     fn hex(s: &str) -> Vec<u8> {
-        let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        let s: Vec<u8> = s
+            .lines()
+            .flat_map(|l| l.split('|').next().unwrap_or("").bytes())
+            .filter(u8::is_ascii_hexdigit)
+            .collect();
         s.chunks(2)
             .map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap())
             .collect()
@@ -610,6 +615,69 @@ mod tests {
         let len = u32::from_be_bytes(out[..4].try_into().unwrap()) as usize;
         assert_eq!(len, 16 + 301 + 2);
         assert_eq!(&out[out.len() - 2..], &(16u16 + 301).to_le_bytes());
+    }
+
+    /// A real commit written by ostree 2022.7 (offsets in bytes, comments after `|`) (`ostree commit -b master -s "first commit"
+    /// --add-metadata-string=version=1.0`), 150 bytes, named d851d9b7….
+    const REAL_COMMIT: &str = "
+        76657273696f6e00 312e3000 00 73 08   | 0..15   {sv}: key 'version', <'1.0'> = body, NUL, 's'; key end 8
+        00                                   | 15..16  pad to 8
+        6f73747265652e7265662d62696e64696e6700  | 16..35 {sv}: key 'ostree.ref-binding'
+        0000000000                           | 35..40  pad to 8 (the variant is 8-aligned)
+        6d617374657200 07 00 6173            | 40..51  <['master']>: as body (elem end 7), NUL, 'as'
+        13                                   | 51..52  key end 19 (relative to the entry)
+        0f 34                                | 52..54  a{sv} element ends 15, 52
+        666972737420636f6d6d697400           | 54..67  subject 'first commit'
+        00                                   | 67..68  body ''
+        00000000                             | 68..72  pad to 8
+        000000006b083a05                     | 72..80  timestamp, BE
+        d616935932125b1b5d437cc6e3648c7c1c2ddfb0fb17646937b2462637d227c5   | 80..112 root dirtree
+        446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488  | 112..144 root dirmeta
+        70 44 43 36 36 36                    | offsets, last first: a{sv} 54, parent 54, related 54,
+                                             | subject 67, body 68, tree 112
+    ";
+
+    #[test]
+    fn parses_a_real_commit_and_its_checksums() {
+        let b = hex(REAL_COMMIT);
+        assert_eq!(b.len(), 150);
+        let name = "d851d9b7afa08aa0842ea79caae7e1d754a21993781c0412e9e72c8c7d996e90";
+        let want = super::super::parse_checksum(name.as_bytes()).unwrap();
+        assert_eq!(super::super::verify::sha256(&b), want);
+        let c = Commit::parse(&b).unwrap();
+        assert_eq!(c.subject, "first commit");
+        assert_eq!(c.body, "");
+        assert_eq!(c.timestamp, 0x6b08_3a05);
+        assert_eq!(c.parent, None);
+        assert_eq!(c.meta_str("version"), Some("1.0"));
+        assert_eq!(c.meta_str("ostree.ref-binding"), None); // `as`, not `s`
+        assert_eq!(c.root_tree[..2], [0xd6, 0x16]);
+        assert_eq!(c.root_meta[..2], [0x44, 0x6a]);
+        // `ostree log` printed ContentChecksum 4ead1651…
+        let cc = super::super::verify::content_checksum(c.root_tree, c.root_meta);
+        assert_eq!(cc[..4], [0x4e, 0xad, 0x16, 0x51]);
+        // Every single-byte change breaks either the parse or (for data bytes) nothing else;
+        // no change may panic.
+        for i in 0..b.len() {
+            let mut m = b.clone();
+            m[i] ^= 0xff;
+            let _ = Commit::parse(&m);
+        }
+        // Truncations and trailing bytes are refused.
+        for n in 0..b.len() {
+            assert!(Commit::parse(&b[..n]).is_err(), "{n}");
+        }
+        let mut t = b.clone();
+        t.push(0);
+        assert!(Commit::parse(&t).is_err());
+    }
+
+    #[test]
+    fn parses_the_real_empty_dirtree() {
+        // 6e340b9c…: the empty dirtree is one byte, the framing offset of member 0.
+        let t = DirTree::parse(&[0]).unwrap();
+        assert!(t.files.is_empty() && t.dirs.is_empty());
+        assert!(DirTree::parse(&[]).is_err());
     }
 
     /// The commit d90a886b… is 158 bytes; this rebuilds its documented layout: a{sv} with

@@ -183,7 +183,12 @@ impl Repo {
         let mut repo = self;
         loop {
             let path = ObjPath::new(csum, kind, repo.mode == Mode::Archive);
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+            // NONBLOCK: a FIFO planted as an object must not hang us (no effect on files).
+            let flags = OFlags::RDONLY
+                | OFlags::NOFOLLOW
+                | OFlags::CLOEXEC
+                | OFlags::NOCTTY
+                | OFlags::NONBLOCK;
             match fs::openat(&repo.objects, path.as_str(), flags, FsMode::empty()) {
                 Ok(fd) => return Ok((fd, repo)),
                 Err(Errno::LOOP) if kind == ObjType::File => {

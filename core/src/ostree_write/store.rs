@@ -361,8 +361,14 @@ mod tests {
         let dir = std::env::temp_dir().join(alloc::format!("ramdisk-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.to_str().unwrap();
-        assert_eq!(super::super::init(path, super::super::InitMode::Archive), Ok(true));
-        assert_eq!(super::super::init(path, super::super::InitMode::Bare), Ok(false));
+        assert_eq!(
+            super::super::init(path, super::super::InitMode::Archive),
+            Ok(true)
+        );
+        assert_eq!(
+            super::super::init(path, super::super::InitMode::Bare),
+            Ok(false)
+        );
         let s = Store::open(path).unwrap();
         let c = [0x5a; 32];
         assert!(!s.has(&c, ObjKind::DirMeta).unwrap());
@@ -375,7 +381,11 @@ mod tests {
             t.write(b"dropped").unwrap();
         }
         assert!(!s.has(&c, ObjKind::Content).unwrap());
-        assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 1, "only tmp/cache is left");
+        assert_eq!(
+            std::fs::read_dir(dir.join("tmp")).unwrap().count(),
+            1,
+            "only tmp/cache is left"
+        );
         s.mark_partial(&c).unwrap();
         assert!(s.is_partial(&c).unwrap());
         s.sync().unwrap();
@@ -391,7 +401,8 @@ mod tests {
 
     #[test]
     fn refuses_to_pull_into_a_bare_repo() {
-        let dir = std::env::temp_dir().join(alloc::format!("ramdisk-store-bare-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(alloc::format!("ramdisk-store-bare-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.to_str().unwrap();
         super::super::init(path, super::super::InitMode::Bare).unwrap();

@@ -86,7 +86,10 @@ pub struct KeyFileError {
 impl Keys {
     /// No keys.
     pub const fn new() -> Self {
-        Keys { trusted: Vec::new(), revoked: Vec::new() }
+        Keys {
+            trusted: Vec::new(),
+            revoked: Vec::new(),
+        }
     }
 
     /// True when no trusted key is loaded (the caller then decides whether signatures are needed).
@@ -102,7 +105,11 @@ impl Keys {
         if self.trusted.len() + self.revoked.len() >= MAX_KEYS {
             return Err(Error::Limit("number of ed25519 keys"));
         }
-        let list = if revoked { &mut self.revoked } else { &mut self.trusted };
+        let list = if revoked {
+            &mut self.revoked
+        } else {
+            &mut self.trusted
+        };
         if !list.contains(&key) {
             list.push(key);
         }
@@ -137,21 +144,35 @@ impl Keys {
     ///
     /// # Errors
     /// A [`KeyFileError`] naming `path` (and the line): missing, unreadable, too large, bad line.
-    pub fn add_file(&mut self, dir: BorrowedFd<'_>, path: &str, revoked: bool) -> Result<(), KeyFileError> {
-        let fail = |line, error| KeyFileError { file: String::from(path), line, error };
+    pub fn add_file(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        path: &str,
+        revoked: bool,
+    ) -> Result<(), KeyFileError> {
+        let fail = |line, error| KeyFileError {
+            file: String::from(path),
+            line,
+            error,
+        };
         let text = read_key_file(dir, path).map_err(|e| fail(0, e))?;
-        self.add_text(&text, revoked).map_err(|(line, e)| fail(line, e))
+        self.add_text(&text, revoked)
+            .map_err(|(line, e)| fail(line, e))
     }
 
     /// Loads `trusted.ed25519`, `trusted.ed25519.d/*`, `revoked.ed25519` and `revoked.ed25519.d/*`
     /// from the directory `path` (relative to `dir`); `path` itself and each of these may be
-    /// missing. `.d/` entries are read in byte order of their names, skipping names that start
-    /// with `.` and entries that are not regular files (after following symlinks).
+    /// missing. `.d/` entries are read in directory order, skipping names that start with `.`
+    /// and entries that are not regular files (after following symlinks).
     ///
     /// # Errors
     /// The first file that exists but cannot be read or parsed.
     pub fn add_dir(&mut self, dir: BorrowedFd<'_>, path: &str) -> Result<(), KeyFileError> {
-        let fail = |file: &str, error| KeyFileError { file: join(path, file), line: 0, error };
+        let fail = |file: &str, error| KeyFileError {
+            file: join(path, file),
+            line: 0,
+            error,
+        };
         let base = match open_dir(dir, path) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(()),
@@ -159,33 +180,72 @@ impl Keys {
         };
         for (name, revoked) in [("trusted.ed25519", false), ("revoked.ed25519", true)] {
             match self.add_file(base.as_fd(), name, revoked) {
-                Err(KeyFileError { error: Error::Sys { errno: Errno::NOENT, .. }, .. }) => {}
-                Err(e) => return Err(KeyFileError { file: join(path, &e.file), ..e }),
+                Err(KeyFileError {
+                    error:
+                        Error::Sys {
+                            errno: Errno::NOENT,
+                            ..
+                        },
+                    ..
+                }) => {}
+                Err(e) => {
+                    return Err(KeyFileError {
+                        file: join(path, &e.file),
+                        ..e
+                    })
+                }
                 Ok(()) => {}
             }
-            let dname = if revoked { "revoked.ed25519.d" } else { "trusted.ed25519.d" };
+            let dname = if revoked {
+                "revoked.ed25519.d"
+            } else {
+                "trusted.ed25519.d"
+            };
             let dpath = join(path, dname);
             let d = match open_dir(base.as_fd(), dname) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => continue,
                 Err(e) => return Err(fail(dname, Error::sys("openat", e))),
             };
-            for name in dir_entries(d.as_fd()).map_err(|e| fail(dname, e))? {
-                let fd = match open_file(d.as_fd(), &name) {
+            // Entries in directory order (a set of keys does not depend on it); names starting
+            // with `.` and entries that are not regular files are skipped.
+            let mut rd =
+                fs::Dir::read_from(&d).map_err(|e| fail(dname, Error::sys("openat", e)))?;
+            let mut files = 0usize;
+            while let Some(entry) = rd.read() {
+                let entry = entry.map_err(|e| fail(dname, Error::sys("getdents", e)))?;
+                let name = entry.file_name();
+                if name.to_bytes().first() == Some(&b'.') {
+                    continue;
+                }
+                let efail = |line, error| KeyFileError {
+                    file: join(&dpath, &String::from_utf8_lossy(name.to_bytes())),
+                    line,
+                    error,
+                };
+                files += 1;
+                if files > MAX_KEYS {
+                    return Err(efail(0, Error::Limit("number of key files")));
+                }
+                let fd = match fs::openat(
+                    &d,
+                    name,
+                    OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+                    Mode::empty(),
+                ) {
                     Ok(fd) => fd,
                     Err(Errno::NOENT) => continue,
-                    Err(e) => {
-                        return Err(KeyFileError { file: join(&dpath, &name), line: 0, error: Error::sys("openat", e) })
-                    }
+                    Err(e) => return Err(efail(0, Error::sys("openat", e))),
                 };
-                let efail = |line, error| KeyFileError { file: join(&dpath, &name), line, error };
                 match fs::fstat(&fd) {
                     Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {}
                     Ok(_) => continue,
                     Err(e) => return Err(efail(0, Error::sys("fstat", e))),
                 }
-                let text = crate::ostree::repo::read_all(fd.as_fd(), MAX_KEY_FILE, "key file size").map_err(|e| efail(0, e))?;
-                self.add_text(&text, revoked).map_err(|(line, e)| efail(line, e))?;
+                let text = crate::ostree::repo::read_all(fd.as_fd(), MAX_KEY_FILE, "key file size")
+                    .map_err(|e| efail(0, e))?;
+                self.add_text(&text, revoked)
+                    .map_err(|(line, e)| efail(line, e))?;
             }
         }
         Ok(())
@@ -200,7 +260,11 @@ impl Keys {
         let mut keys = Keys::new();
         for d in SYSTEM_KEY_DIRS {
             // Resolved under `root`, but messages name the absolute path.
-            keys.add_dir(root, d.trim_start_matches('/')).map_err(|e| KeyFileError { file: join("/", &e.file), ..e })?;
+            keys.add_dir(root, d.trim_start_matches('/'))
+                .map_err(|e| KeyFileError {
+                    file: join("/", &e.file),
+                    ..e
+                })?;
         }
         Ok(keys)
     }
@@ -218,11 +282,21 @@ fn join(dir: &str, name: &str) -> String {
 }
 
 fn open_dir(dir: BorrowedFd<'_>, path: &str) -> Result<OwnedFd, Errno> {
-    fs::openat(dir, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    fs::openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn open_file(dir: BorrowedFd<'_>, path: &str) -> Result<OwnedFd, Errno> {
-    fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK, Mode::empty())
+    fs::openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
 }
 
 /// Reads a key file (a regular file, at most 1 MiB).
@@ -235,31 +309,7 @@ fn read_key_file(dir: BorrowedFd<'_>, path: &str) -> Result<Vec<u8>, Error> {
     crate::ostree::repo::read_all(fd.as_fd(), MAX_KEY_FILE, "key file size")
 }
 
-/// The entry names of `dir` except `.`-names, sorted bytewise.
-fn dir_entries(dir: BorrowedFd<'_>) -> Result<Vec<String>, Error> {
-    let mut rd = fs::Dir::read_from(dir).map_err(|e| Error::sys("openat", e))?;
-    let mut names = Vec::new();
-    while let Some(e) = rd.read() {
-        let e = e.map_err(|e| Error::sys("getdents", e))?;
-        let name = e.file_name().to_bytes();
-        if name.first() == Some(&b'.') {
-            continue;
-        }
-        if names.len() >= MAX_KEYS {
-            return Err(Error::Limit("number of key files"));
-        }
-        // Non-UTF-8 names cannot be named in messages; they are skipped like ostree's GFile
-        // enumeration would not.
-        if let Ok(n) = core::str::from_utf8(name) {
-            names.push(String::from(n));
-        }
-    }
-    names.sort_unstable();
-    Ok(names)
-}
-
-/// Calls `f(line_number, key)` for each key line of a key file: one base64 public key per line;
-/// leading/trailing spaces, tabs and `\r` are ignored, as are blank lines and `#` comments.
+/// Calls `f(line_number, key)` for each key line of a public key file (see [`for_each_key_line`]).
 ///
 /// # Errors
 /// `(line, Parse(BadValue))` for a line that is not canonical base64 of exactly 32 bytes, or the
@@ -268,7 +318,27 @@ pub fn parse_key_lines(
     text: &[u8],
     mut f: impl FnMut(u32, PublicKey) -> Result<(), (u32, Error)>,
 ) -> Result<(), (u32, Error)> {
+    for_each_key_line(text, PUBLIC_KEY_LEN, |line, bytes| {
+        let mut key = [0u8; PUBLIC_KEY_LEN];
+        key.copy_from_slice(bytes.get(..PUBLIC_KEY_LEN).unwrap_or(&[0; PUBLIC_KEY_LEN]));
+        f(line, key)
+    })
+}
+
+/// Calls `f(line_number, decoded)` for each key line of a key file: one base64 key of `len`
+/// bytes per line; leading/trailing spaces, tabs and `\r` are ignored, as are blank lines and
+/// lines starting with `#`.
+///
+/// # Errors
+/// `(line, Parse)` for a line that is not canonical base64 of exactly `len` bytes (the offset is
+/// that of the line in `text`), or the first error `f` returns.
+fn for_each_key_line(
+    text: &[u8],
+    len: usize,
+    mut f: impl FnMut(u32, &[u8]) -> Result<(), (u32, Error)>,
+) -> Result<(), (u32, Error)> {
     let mut offset = 0usize;
+    let mut buf = [0u8; SECRET_KEY_LEN + 3];
     for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let start = offset;
@@ -277,11 +347,15 @@ pub fn parse_key_lines(
         if s.is_empty() || s.first() == Some(&b'#') {
             continue;
         }
-        let mut key = [0u8; PUBLIC_KEY_LEN];
-        match base64_decode(s, &mut key) {
-            Ok(PUBLIC_KEY_LEN) => f(line, key)?,
-            Ok(_) => return Err((line, Error::Parse(ParseError::at(start, Malformed::BadValue)))),
-            Err(e) => return Err((line, Error::Parse(ParseError::at(start + e.offset as usize, e.kind)))),
+        let bad = |kind| (line, Error::Parse(ParseError::at(start, kind)));
+        match base64_decode(s, &mut buf) {
+            Ok(n) if n == len => f(line, buf.get(..n).unwrap_or_default())?,
+            Ok(_)
+            | Err(ParseError {
+                kind: Malformed::TooLarge,
+                ..
+            }) => return Err(bad(Malformed::BadValue)),
+            Err(e) => return Err(bad(e.kind)),
         }
     }
     Ok(())
@@ -294,25 +368,36 @@ fn trim(s: &[u8]) -> &[u8] {
     s.get(start..end).unwrap_or_default()
 }
 
-/// Parses a secret key as `ostree sign` takes it: base64 of the 64-byte libsodium secret key
-/// (seed, then public key). The public half must belong to the seed.
+/// Parses secret keys as `ostree sign` takes them: base64 of the 64-byte libsodium secret key
+/// (seed, then public key), one per line (blank lines and `#` comments ignored). The public half
+/// of each must belong to its seed.
 ///
 /// # Errors
-/// `Parse(BadValue)` for bad base64 or length, `State` when the halves do not match.
-pub fn parse_secret_key(text: &[u8]) -> Result<[u8; SECRET_KEY_LEN], Error> {
-    let mut sk = [0u8; SECRET_KEY_LEN];
-    match base64_decode(trim(text), &mut sk) {
-        Ok(SECRET_KEY_LEN) => {}
-        Ok(_) => return Err(Error::Parse(ParseError::at(0, Malformed::BadValue))),
-        Err(e) => return Err(Error::Parse(e)),
+/// `(line, Parse(BadValue))` for bad base64 or length, `(line, State)` when the halves do not
+/// match, `(0, State)` for a file without a key.
+pub fn parse_secret_keys(text: &[u8]) -> Result<Vec<[u8; SECRET_KEY_LEN]>, (u32, Error)> {
+    let mut keys = Vec::new();
+    for_each_key_line(text, SECRET_KEY_LEN, |line, bytes| {
+        let mut sk = [0u8; SECRET_KEY_LEN];
+        sk.copy_from_slice(bytes.get(..SECRET_KEY_LEN).unwrap_or(&[0; SECRET_KEY_LEN]));
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(sk.get(..32).unwrap_or(&[0; 32]));
+        if keypair_from_seed(&seed).0 != sk {
+            return Err((
+                line,
+                Error::State("secret key does not match its public key"),
+            ));
+        }
+        if keys.len() >= MAX_KEYS {
+            return Err((line, Error::Limit("number of ed25519 keys")));
+        }
+        keys.push(sk);
+        Ok(())
+    })?;
+    if keys.is_empty() {
+        return Err((0, Error::State("no secret key")));
     }
-    let (seed, public) = sk.split_at(32);
-    let mut s = [0u8; 32];
-    s.copy_from_slice(seed);
-    if keypair_from_seed(&s).1.as_slice() != public {
-        return Err(Error::State("secret key does not match its public key"));
-    }
-    Ok(sk)
+    Ok(keys)
 }
 
 /// The libsodium-style secret key (seed ‖ public) and public key of `seed` (RFC 8032 §5.1.5).
@@ -329,7 +414,9 @@ pub fn sign_bytes(sk: &[u8; SECRET_KEY_LEN], message: &[u8]) -> Signature {
 /// True when `sig` is a valid signature of `message` by `key` under strict rules: canonical `S`
 /// and point encodings, neither the key nor `R` of small order.
 pub fn verify_bytes(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
-    ed::PublicKey::new(*key).verify(message, &ed::Signature::new(*sig)).is_ok()
+    ed::PublicKey::new(*key)
+        .verify(message, &ed::Signature::new(*sig))
+        .is_ok()
 }
 
 /// Checks the signatures of the commit whose exact object bytes are `commit`, with detached
@@ -342,7 +429,11 @@ pub fn verify_bytes(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
 /// [`REVOKED`] when only revoked keys verify; [`NO_VALID_SIGNATURE`] otherwise;
 /// `Parse` for a commitmeta that is not a normal-form `a{sv}` or whose signatures are not an `aay`
 /// of 64-byte elements; `Limit` past [`MAX_SIGNATURES`] or the metadata size limit.
-pub fn verify_commit(commit: &[u8], commitmeta: Option<&[u8]>, keys: &Keys) -> Result<KeyIndex, Error> {
+pub fn verify_commit(
+    commit: &[u8],
+    commitmeta: Option<&[u8]>,
+    keys: &Keys,
+) -> Result<KeyIndex, Error> {
     if keys.trusted.is_empty() {
         return Err(NO_KEYS);
     }
@@ -361,7 +452,11 @@ pub fn verify_commit(commit: &[u8], commitmeta: Option<&[u8]>, keys: &Keys) -> R
         }
     }
     for sig in &sigs {
-        if keys.revoked.iter().any(|key| verify_bytes(key, commit, sig)) {
+        if keys
+            .revoked
+            .iter()
+            .any(|key| verify_bytes(key, commit, sig))
+        {
             return Err(REVOKED);
         }
     }
@@ -378,7 +473,13 @@ pub fn signatures(meta: &[u8]) -> Result<Vec<Signature>, Error> {
     }
     gvariant::validate(b"a{sv}", meta, 0)?;
     let mut out = Vec::new();
-    let Some((ty, value, at)) = lookup(meta, METADATA_KEY)? else {
+    let Some(Entry {
+        ty,
+        value,
+        value_at: at,
+        ..
+    }) = lookup(meta, METADATA_KEY)?
+    else {
         return Ok(out);
     };
     if ty != METADATA_TYPE.as_bytes() {
@@ -424,14 +525,20 @@ fn entries(dict: &[u8]) -> Result<Vec<Entry<'_>>, ParseError> {
             .rposition(|&b| b == 0)
             .ok_or(ParseError::at(vat, Malformed::Truncated))?;
         let (value, ty) = v.split_at(nul);
-        out.push(Entry { key, ty: ty.get(1..).unwrap_or_default(), value, value_at: vat, bytes });
+        out.push(Entry {
+            key,
+            ty: ty.get(1..).unwrap_or_default(),
+            value,
+            value_at: vat,
+            bytes,
+        });
     }
     Ok(out)
 }
 
-/// `(type, value bytes, value offset)` of `key` in the validated `a{sv}` `dict`.
-fn lookup<'a>(dict: &'a [u8], key: &str) -> Result<Option<(&'a [u8], &'a [u8], usize)>, ParseError> {
-    Ok(entries(dict)?.into_iter().find(|e| e.key == key).map(|e| (e.ty, e.value, e.value_at)))
+/// The entry `key` of the validated `a{sv}` `dict`.
+fn lookup<'a>(dict: &'a [u8], key: &str) -> Result<Option<Entry<'a>>, ParseError> {
+    Ok(entries(dict)?.into_iter().find(|e| e.key == key))
 }
 
 /// Appends `x` little-endian in `w` bytes.
@@ -442,7 +549,7 @@ fn push_le(out: &mut Vec<u8>, x: usize, w: usize) {
 
 /// Appends zero bytes up to a multiple of 8 counted from `start`.
 fn pad8(out: &mut Vec<u8>, start: usize) {
-    while (out.len() - start) % 8 != 0 {
+    while !(out.len() - start).is_multiple_of(8) {
         out.push(0);
     }
 }
@@ -453,7 +560,7 @@ fn emit_array(out: &mut Vec<u8>, elems: &[&[u8]], align: usize) {
     let start = out.len();
     let mut ends = Vec::with_capacity(elems.len());
     for e in elems {
-        while (out.len() - start) % align != 0 {
+        while !(out.len() - start).is_multiple_of(align) {
             out.push(0);
         }
         out.extend_from_slice(e);
@@ -546,14 +653,20 @@ pub fn load_commitmeta(repo: &Repo, csum: &Checksum) -> Result<Option<Vec<u8>>, 
     let path = core::str::from_utf8(&path).unwrap_or("");
     let mut r = Some(repo);
     while let Some(cur) = r {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         match fs::openat(cur.objects(), path, flags, Mode::empty()) {
             Ok(fd) => {
                 let st = fs::fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
                 if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
                     return Err(Error::State("commitmeta is not a regular file"));
                 }
-                return crate::ostree::repo::read_all(fd.as_fd(), MAX_METADATA_SIZE, "commitmeta size").map(Some);
+                return crate::ostree::repo::read_all(
+                    fd.as_fd(),
+                    MAX_METADATA_SIZE,
+                    "commitmeta size",
+                )
+                .map(Some);
             }
             Err(Errno::NOENT) if cur.has_object(ObjType::Commit, csum) => return Ok(None),
             Err(Errno::NOENT) => r = cur.parent(),
@@ -585,7 +698,11 @@ pub fn verify_repo_commit(repo: &Repo, csum: &Checksum, keys: &Keys) -> ostree::
 ///
 /// # Errors
 /// A [`ostree::Failure`] naming the commit: load, parse or write failures.
-pub fn sign_repo_commit(repo: &Repo, csum: &Checksum, sk: &[u8; SECRET_KEY_LEN]) -> ostree::OResult<Signature> {
+pub fn sign_repo_commit(
+    repo: &Repo,
+    csum: &Checksum,
+    sk: &[u8; SECRET_KEY_LEN],
+) -> ostree::OResult<Signature> {
     let on = |e| ostree::Failure::on(ObjType::Commit, csum, e);
     let commit = repo.load_metadata(ObjType::Commit, csum)?;
     let sig = sign_bytes(sk, &commit);
@@ -594,9 +711,12 @@ pub fn sign_repo_commit(repo: &Repo, csum: &Checksum, sk: &[u8; SECRET_KEY_LEN])
     let (dir, name) = commitmeta_names(csum);
     let dir = core::str::from_utf8(&dir).unwrap_or("00");
     let name = core::str::from_utf8(&name).unwrap_or("");
+    // The commit may live in a `core.parent` repository: `objects/XX` may not exist here yet.
+    crate::ostree_write::layout::mkdir_exist_ok(repo.objects(), dir).map_err(on)?;
     let objdir = open_dir(repo.objects(), dir).map_err(|e| on(Error::sys("openat", e)))?;
     let tmp = open_dir(repo.dir(), "tmp").map_err(|e| on(Error::sys("openat tmp", e)))?;
-    crate::ostree_write::layout::replace_file(tmp.as_fd(), objdir.as_fd(), name, &new).map_err(on)?;
+    crate::ostree_write::layout::replace_file(tmp.as_fd(), objdir.as_fd(), name, &new)
+        .map_err(on)?;
     Ok(sig)
 }
 
@@ -605,7 +725,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 /// Appends the standard base64 (RFC 4648 §4, padded) of `bytes`.
 pub fn base64_encode(bytes: &[u8], out: &mut String) {
     for chunk in bytes.chunks(3) {
-        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -635,7 +759,7 @@ fn b64_val(c: u8) -> Option<u32> {
 /// `BadValue` at the offending input byte, `TooLarge` when `out` is too small, `Truncated` when
 /// the length is not a multiple of 4.
 pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Result<usize, ParseError> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(ParseError::at(text.len(), Malformed::Truncated));
     }
     let mut n = 0usize;
@@ -654,10 +778,17 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Result<usize, ParseError> {
         let bytes = acc.to_be_bytes();
         let keep = 3 - pad;
         // Canonical: bits that the padding drops must be zero.
-        if bytes.get(1 + keep..).unwrap_or_default().iter().any(|&b| b != 0) {
+        if bytes
+            .get(1 + keep..)
+            .unwrap_or_default()
+            .iter()
+            .any(|&b| b != 0)
+        {
             return Err(ParseError::at(q * 4 + 3 - pad, Malformed::BadValue));
         }
-        let dst = out.get_mut(n..n + keep).ok_or(ParseError::at(q * 4, Malformed::TooLarge))?;
+        let dst = out
+            .get_mut(n..n + keep)
+            .ok_or(ParseError::at(q * 4, Malformed::TooLarge))?;
         dst.copy_from_slice(bytes.get(1..1 + keep).unwrap_or_default());
         n += keep;
     }

@@ -85,10 +85,16 @@ fn rfc8032_vectors_sign_and_verify() {
         assert!(verify_bytes(&pk, &msg, &sig), "{name}: verifies");
         let mut bad = sig;
         bad[5] ^= 1;
-        assert!(!verify_bytes(&pk, &msg, &bad), "{name}: flipped bit refused");
+        assert!(
+            !verify_bytes(&pk, &msg, &bad),
+            "{name}: flipped bit refused"
+        );
         let mut other = msg.clone();
         other.push(0);
-        assert!(!verify_bytes(&pk, &other, &sig), "{name}: other message refused");
+        assert!(
+            !verify_bytes(&pk, &other, &sig),
+            "{name}: other message refused"
+        );
     }
 }
 
@@ -176,7 +182,12 @@ fn base64_round_trips_and_is_strict() {
     let mut s = String::new();
     base64_encode(b"", &mut s);
     assert_eq!(s, "");
-    for (raw, text) in [(&b"f"[..], "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"foobar", "Zm9vYmFy")] {
+    for (raw, text) in [
+        (&b"f"[..], "Zg=="),
+        (b"fo", "Zm8="),
+        (b"foo", "Zm9v"),
+        (b"foobar", "Zm9vYmFy"),
+    ] {
         let mut s = String::new();
         base64_encode(raw, &mut s);
         assert_eq!(s, text);
@@ -185,11 +196,16 @@ fn base64_round_trips_and_is_strict() {
         assert_eq!(&out[..n], raw);
     }
     let mut out = [0u8; 8];
-    for bad in ["Zg=", "Zh==", "Zm9", "Z===", "Zg==Zg==", "Zm 9", "Zm9-", "Zm8=\n"] {
+    for bad in [
+        "Zg=", "Zh==", "Zm9", "Z===", "Zg==Zg==", "Zm 9", "Zm9-", "Zm8=\n",
+    ] {
         assert!(base64_decode(bad.as_bytes(), &mut out).is_err(), "{bad}");
     }
     // Too long for the output buffer.
-    assert_eq!(base64_decode(b"Zm9vYmFyYmF6", &mut out).unwrap_err().kind, Malformed::TooLarge);
+    assert_eq!(
+        base64_decode(b"Zm9vYmFyYmF6", &mut out).unwrap_err().kind,
+        Malformed::TooLarge
+    );
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -202,7 +218,14 @@ fn b64(bytes: &[u8]) -> String {
 fn key_file_skips_comments_and_blank_lines() {
     let k1 = arr::<32>(VECTORS[0].2);
     let k2 = arr::<32>(VECTORS[1].2);
-    let text = ["# trusted keys\n\n", &b64(&k1), "\r\n   ", &b64(&k2), "  \n\n"].concat();
+    let text = [
+        "# trusted keys\n\n",
+        &b64(&k1),
+        "\r\n   ",
+        &b64(&k2),
+        "  \n\n",
+    ]
+    .concat();
     let mut keys = Keys::new();
     keys.add_text(text.as_bytes(), false).unwrap();
     keys.add_text(b64(&k1).as_bytes(), false).unwrap();
@@ -218,7 +241,13 @@ fn key_file_names_the_bad_line() {
     let text = [&b64(&k1), "\n\n", &b64(&[7u8; 64]), "\n"].concat();
     let (line, e) = keys.add_text(text.as_bytes(), false).unwrap_err();
     assert_eq!(line, 3);
-    assert!(matches!(e, Error::Parse(ParseError { kind: Malformed::BadValue, .. })));
+    assert!(matches!(
+        e,
+        Error::Parse(ParseError {
+            kind: Malformed::BadValue,
+            ..
+        })
+    ));
     assert!(keys.trusted.is_empty(), "nothing of a bad file is added");
     let (line, _) = keys.add_text(b"not base64!\n", false).unwrap_err();
     assert_eq!(line, 1);
@@ -241,7 +270,8 @@ const GLIB_ONE_SIG: &str = "6f73747265652e7369676e2e656432353531390000000000\
     4000616179145e";
 
 /// GLib's bytes for `{'foo': <'bar'>, 'ostree.sign.ed25519': <[range(64), range(64,128)]>}`.
-const GLIB_TWO_SIGS: &str = "666f6f000000000062617200007304006f73747265652e7369676e2e6564323535313900000000\
+const GLIB_TWO_SIGS: &str =
+    "666f6f000000000062617200007304006f73747265652e7369676e2e6564323535313900000000\
     00000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\
     202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f\
     404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f\
@@ -269,7 +299,10 @@ fn appended_signature_matches_glib_bytes() {
     assert_eq!(two, hex(GLIB_TWO_SIGS));
     assert_eq!(signatures(&two).unwrap(), vec![seq(0), seq(64)]);
     // Appending to an empty dictionary (0 bytes) is appending to none.
-    assert_eq!(append_signature(Some(b""), &seq(0)).unwrap(), hex(GLIB_ONE_SIG));
+    assert_eq!(
+        append_signature(Some(b""), &seq(0)).unwrap(),
+        hex(GLIB_ONE_SIG)
+    );
 }
 
 #[test]
@@ -306,23 +339,39 @@ fn keys_of(trusted: &[PublicKey], revoked: &[PublicKey]) -> Keys {
 }
 
 /// A commit-like message and two key pairs.
-fn setup() -> (Vec<u8>, ([u8; 64], PublicKey), ([u8; 64], PublicKey)) {
+type Pair = ([u8; 64], PublicKey);
+
+fn setup() -> (Vec<u8>, Pair, Pair) {
     let commit = hex(VECTORS[3].3);
-    (commit, keypair_from_seed(&[1; 32]), keypair_from_seed(&[2; 32]))
+    (
+        commit,
+        keypair_from_seed(&[1; 32]),
+        keypair_from_seed(&[2; 32]),
+    )
 }
 
 #[test]
 fn verify_commit_accepts_a_trusted_signature() {
     let (commit, (sk1, pk1), (_, pk2)) = setup();
     let meta = meta_with(&[sign_bytes(&sk1, &commit)]);
-    assert_eq!(verify_commit(&commit, Some(&meta), &keys_of(&[pk2, pk1], &[])), Ok(1));
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &keys_of(&[pk2, pk1], &[])),
+        Ok(1)
+    );
 }
 
 #[test]
 fn verify_commit_accepts_any_valid_signature_among_several() {
     let (commit, (sk1, _), (sk2, pk2)) = setup();
-    let meta = meta_with(&[sign_bytes(&sk1, &commit), [9; 64], sign_bytes(&sk2, &commit)]);
-    assert_eq!(verify_commit(&commit, Some(&meta), &keys_of(&[pk2], &[])), Ok(0));
+    let meta = meta_with(&[
+        sign_bytes(&sk1, &commit),
+        [9; 64],
+        sign_bytes(&sk2, &commit),
+    ]);
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &keys_of(&[pk2], &[])),
+        Ok(0)
+    );
 }
 
 #[test]
@@ -331,21 +380,30 @@ fn verify_commit_refuses_unsigned() {
     let keys = keys_of(&[pk2], &[]);
     assert_eq!(verify_commit(&commit, None, &keys), Err(UNSIGNED));
     assert_eq!(verify_commit(&commit, Some(b""), &keys), Err(UNSIGNED));
-    assert_eq!(verify_commit(&commit, Some(&hex(OSTREE_FOO_BAR)), &keys), Err(UNSIGNED));
+    assert_eq!(
+        verify_commit(&commit, Some(&hex(OSTREE_FOO_BAR)), &keys),
+        Err(UNSIGNED)
+    );
 }
 
 #[test]
 fn verify_commit_refuses_wrong_key() {
     let (commit, (sk1, _), (_, pk2)) = setup();
     let meta = meta_with(&[sign_bytes(&sk1, &commit)]);
-    assert_eq!(verify_commit(&commit, Some(&meta), &keys_of(&[pk2], &[])), Err(NO_VALID_SIGNATURE));
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &keys_of(&[pk2], &[])),
+        Err(NO_VALID_SIGNATURE)
+    );
 }
 
 #[test]
 fn verify_commit_refuses_signature_over_other_bytes() {
     let (commit, (sk1, pk1), _) = setup();
     let meta = meta_with(&[sign_bytes(&sk1, &commit[1..])]);
-    assert_eq!(verify_commit(&commit, Some(&meta), &keys_of(&[pk1], &[])), Err(NO_VALID_SIGNATURE));
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &keys_of(&[pk1], &[])),
+        Err(NO_VALID_SIGNATURE)
+    );
 }
 
 #[test]
@@ -353,16 +411,25 @@ fn verify_commit_refuses_revoked_key() {
     let (commit, (sk1, pk1), (_, pk2)) = setup();
     let meta = meta_with(&[sign_bytes(&sk1, &commit)]);
     // Trusted and revoked: revocation wins.
-    assert_eq!(verify_commit(&commit, Some(&meta), &keys_of(&[pk1, pk2], &[pk1])), Err(REVOKED));
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &keys_of(&[pk1, pk2], &[pk1])),
+        Err(REVOKED)
+    );
     // Revoked only.
-    assert_eq!(verify_commit(&commit, Some(&meta), &keys_of(&[pk2], &[pk1])), Err(REVOKED));
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &keys_of(&[pk2], &[pk1])),
+        Err(REVOKED)
+    );
 }
 
 #[test]
 fn verify_commit_needs_keys() {
     let (commit, (sk1, _), _) = setup();
     let meta = meta_with(&[sign_bytes(&sk1, &commit)]);
-    assert_eq!(verify_commit(&commit, Some(&meta), &Keys::new()), Err(NO_KEYS));
+    assert_eq!(
+        verify_commit(&commit, Some(&meta), &Keys::new()),
+        Err(NO_KEYS)
+    );
 }
 
 #[test]
@@ -375,15 +442,24 @@ fn verify_commit_refuses_malformed_commitmeta() {
     emit_array(&mut value, &[&sig[..63]], 1);
     let mut meta = Vec::new();
     emit_array(&mut meta, &[&emit_entry(METADATA_KEY, b"aay", &value)], 8);
-    assert!(matches!(verify_commit(&commit, Some(&meta), &keys), Err(Error::Parse(_))));
+    assert!(matches!(
+        verify_commit(&commit, Some(&meta), &keys),
+        Err(Error::Parse(_))
+    ));
     // The key with another type.
     let mut meta = Vec::new();
     emit_array(&mut meta, &[&emit_entry(METADATA_KEY, b"ay", &sig)], 8);
-    assert!(matches!(verify_commit(&commit, Some(&meta), &keys), Err(Error::Parse(_))));
+    assert!(matches!(
+        verify_commit(&commit, Some(&meta), &keys),
+        Err(Error::Parse(_))
+    ));
     // Not normal form: a trailing byte.
     let mut good = meta_with(&[sig]);
     good.push(0);
-    assert!(matches!(verify_commit(&commit, Some(&good), &keys), Err(Error::Parse(_))));
+    assert!(matches!(
+        verify_commit(&commit, Some(&good), &keys),
+        Err(Error::Parse(_))
+    ));
     // Truncated at every length: never a panic.
     let good = meta_with(&[sig]);
     for n in 0..good.len() {
@@ -392,12 +468,88 @@ fn verify_commit_refuses_malformed_commitmeta() {
 }
 
 #[test]
-fn parse_secret_key_checks_its_public_half() {
+fn parse_secret_keys_checks_each_public_half() {
     let (sk, _) = keypair_from_seed(&[3; 32]);
-    assert_eq!(parse_secret_key(b64(&sk).as_bytes()), Ok(sk));
-    assert_eq!(parse_secret_key([&b64(&sk), "\n"].concat().as_bytes()), Ok(sk));
+    let (sk2, _) = keypair_from_seed(&[4; 32]);
+    assert_eq!(parse_secret_keys(b64(&sk).as_bytes()), Ok(vec![sk]));
+    let two = ["# signing keys\n", &b64(&sk), "\n\n", &b64(&sk2), "\n"].concat();
+    assert_eq!(parse_secret_keys(two.as_bytes()), Ok(vec![sk, sk2]));
     let mut bad = sk;
     bad[40] ^= 1;
-    assert!(matches!(parse_secret_key(b64(&bad).as_bytes()), Err(Error::State(_))));
-    assert!(parse_secret_key(b64(&sk[..32]).as_bytes()).is_err());
+    let text = [&b64(&sk), "\n", &b64(&bad), "\n"].concat();
+    assert!(matches!(
+        parse_secret_keys(text.as_bytes()),
+        Err((2, Error::State(_)))
+    ));
+    assert!(matches!(
+        parse_secret_keys(b64(&sk[..32]).as_bytes()),
+        Err((1, Error::Parse(_)))
+    ));
+    assert!(matches!(
+        parse_secret_keys(b"\n# none\n"),
+        Err((0, Error::State(_)))
+    ));
+}
+
+/// A fresh directory for a filesystem test.
+fn temp_root(tag: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(alloc::format!("ramdisk-sign-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn open_root(p: &std::path::Path) -> OwnedFd {
+    fs::open(
+        p.to_str().unwrap(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn load_system_reads_files_and_d_directories_under_root() {
+    let root = temp_root("load");
+    let k = |i: u8| keypair_from_seed(&[i; 32]).1;
+    let etc = root.join("etc/ostree");
+    std::fs::create_dir_all(etc.join("trusted.ed25519.d/subdir")).unwrap();
+    std::fs::create_dir_all(root.join("usr/share/ostree/revoked.ed25519.d")).unwrap();
+    std::fs::write(
+        etc.join("trusted.ed25519"),
+        [b64(&k(1)), "\n".into()].concat(),
+    )
+    .unwrap();
+    std::fs::write(etc.join("trusted.ed25519.d/vendor"), b64(&k(2))).unwrap();
+    std::fs::write(etc.join("trusted.ed25519.d/.hidden"), "not a key").unwrap();
+    std::fs::write(
+        root.join("usr/share/ostree/revoked.ed25519.d/old"),
+        b64(&k(3)),
+    )
+    .unwrap();
+    let fd = open_root(&root);
+    let mut keys = Keys::load_system(fd.as_fd()).unwrap();
+    keys.trusted.sort_unstable();
+    let mut want = vec![k(1), k(2)];
+    want.sort_unstable();
+    assert_eq!(keys.trusted, want);
+    assert_eq!(keys.revoked, vec![k(3)]);
+    // A bad line is named with the absolute path and line number.
+    std::fs::write(
+        etc.join("trusted.ed25519.d/broken"),
+        [b64(&k(4)), "\n%%%%\n".into()].concat(),
+    )
+    .unwrap();
+    let e = Keys::load_system(fd.as_fd()).unwrap_err();
+    assert_eq!(
+        (e.file.as_str(), e.line),
+        ("/etc/ostree/trusted.ed25519.d/broken", 2)
+    );
+    // No key directory at all: no keys, no error.
+    let empty = temp_root("load-empty");
+    assert!(Keys::load_system(open_root(&empty).as_fd())
+        .unwrap()
+        .is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&empty);
 }

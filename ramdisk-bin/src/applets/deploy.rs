@@ -136,16 +136,16 @@ pub fn main(argv: &[&str]) -> u8 {
         Cmd::Update(u) => (
             u.repo
                 .clone()
-                .unwrap_or_else(|| boot_cfg.ostree_repo.to_string()),
+                .unwrap_or_else(|| String::from(boot_cfg.ostree_repo.as_str())),
             u.rev
                 .clone()
-                .unwrap_or_else(|| boot_cfg.ostree_ref.to_string()),
+                .unwrap_or_else(|| String::from(boot_cfg.ostree_ref.as_str())),
             u.trials.unwrap_or(boot_cfg.trials),
             u.force,
         ),
         _ => (
-            boot_cfg.ostree_repo.to_string(),
-            boot_cfg.ostree_ref.to_string(),
+            String::from(boot_cfg.ostree_repo.as_str()),
+            String::from(boot_cfg.ostree_ref.as_str()),
             boot_cfg.trials,
             false,
         ),
@@ -167,6 +167,17 @@ pub fn main(argv: &[&str]) -> u8 {
             return fail_at("can't open", &p, &e);
         }
     };
+    // One deploy at a time (the lock goes with the process).
+    if !matches!(a.cmd, Cmd::Status(_)) {
+        if let Err(e) = rustix::fs::flock(
+            sys.top(),
+            rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        ) {
+            let mut p = a.sysroot.clone();
+            p.push_str("/ostree");
+            return fail_at("can't lock", &p, &ramdisk_core::Error::sys("flock", e));
+        }
+    }
     let booted = rustix::fs::stat("/")
         .ok()
         .and_then(|st| sys.find(st.st_dev, st.st_ino).ok().flatten());
@@ -459,7 +470,11 @@ pub(crate) fn render(e: &Event<'_>, p: &mut ProgressLine, out: &mut String) -> b
                 out.push_str(" files)");
                 return true;
             }
-            let decile = pr.done.saturating_mul(10).checked_div(pr.total).unwrap_or(0);
+            let decile = pr
+                .done
+                .saturating_mul(10)
+                .checked_div(pr.total)
+                .unwrap_or(0);
             let now = Instant::now();
             if decile == p.decile && now.duration_since(p.last) < Duration::from_secs(1) {
                 return false;
@@ -486,7 +501,8 @@ pub(crate) fn render(e: &Event<'_>, p: &mut ProgressLine, out: &mut String) -> b
             out.push_str(&name(d));
             out.push_str(" on trial: ");
             report::push_u64(out, u64::from(left));
-            out.push_str(" more boots unless marked good");
+            out.push_str(if left == 1 { " boot" } else { " boots" });
+            out.push_str(" left after this one unless marked good");
         }
         Event::RolledBack { from, to } => {
             out.push_str("rolled back to ");

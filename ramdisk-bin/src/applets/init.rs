@@ -237,6 +237,14 @@ fn spec_text(spec: &RootSpec) -> String {
     [tag, v.as_str()].concat()
 }
 
+/// `openat(block, name, O_DIRECTORY)`: a device's sysfs directory. `/sys/class/block/NAME` is
+/// a symlink into `/sys/devices`, followed on purpose: sysfs is the kernel's, not input.
+fn sys_dir(block: BorrowedFd<'_>, name: Name<'_>) -> Result<rustix::fd::OwnedFd, Error> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::openat(block, name.as_bytes(), flags, Mode::empty())
+        .map_err(|e| Error::sys("openat", e))
+}
+
 /// Reads a small sysfs file `name` inside directory `dir`.
 fn read_at(dir: BorrowedFd<'_>, name: &str) -> Option<Vec<u8>> {
     let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
@@ -253,7 +261,7 @@ fn ensure_node(block: BorrowedFd<'_>, dev: BorrowedFd<'_>, name: Name<'_>) -> Re
         Ok(_) => return Err(Error::State("exists but is not a block device")),
         Err(_) => {}
     }
-    let sys = ramdisk_core::fs::open_dir_at(block, name)?;
+    let sys = sys_dir(block, name)?;
     let text = read_at(sys.as_fd(), "dev").ok_or(Error::State("no dev file in sysfs"))?;
     let (major, minor) = rootdev::parse_dev(&text).ok_or(Error::State("bad dev file in sysfs"))?;
     rustix::fs::mknodat(
@@ -282,14 +290,14 @@ fn find_root(spec: &RootSpec, block: BorrowedFd<'_>, dev: BorrowedFd<'_>) -> Opt
     let found = match spec {
         RootSpec::Dev(n) => {
             let name = Name::new(n.as_bytes()).ok()?;
-            let present = ramdisk_core::fs::open_dir_at(block, name)
+            let present = sys_dir(block, name)
                 .ok()
                 .and_then(|d| read_at(d.as_fd(), "dev"));
             present.map(|_| n.as_bytes().to_vec())
         }
         RootSpec::PartUuid(_) => block_names(block).into_iter().find(|n| {
             let Ok(name) = Name::new(n) else { return false };
-            let ue = ramdisk_core::fs::open_dir_at(block, name)
+            let ue = sys_dir(block, name)
                 .ok()
                 .and_then(|d| read_at(d.as_fd(), "uevent"));
             ue.is_some_and(|ue| rootdev::partuuid_matches(&ue, spec))
@@ -339,7 +347,11 @@ fn wait_for_root(cfg: &Config) -> Result<String, String> {
     let mut announced = false;
     loop {
         if let Some(n) = find_root(&cfg.root, block.as_fd(), dev.as_fd()) {
-            say(&["root device ", &spec, " is /dev/", &n]);
+            if matches!(cfg.root, RootSpec::Dev(_)) {
+                say(&["root device ", &spec, " found"]);
+            } else {
+                say(&["root device ", &spec, " is /dev/", &n]);
+            }
             return Ok(n);
         }
         if !cfg.rootwait && start.elapsed() >= Duration::from_secs(u64::from(limit)) {
@@ -491,7 +503,7 @@ fn switch_and_exec(cfg: &Config, new_root: &str, shown: &str, args: &[&str]) -> 
                 .exec();
             // The initramfs is gone: nothing else can be tried.
             fatal(
-                &["can't execute ", &cfg.init, ": ", &e.to_string()].concat(),
+                &["can't execute ", &cfg.init, ": ", &exec_error(&e)].concat(),
                 cfg.panic,
             )
         }
@@ -503,6 +515,11 @@ fn switch_and_exec(cfg: &Config, new_root: &str, shown: &str, args: &[&str]) -> 
         ]
         .concat(),
     }
+}
+
+fn exec_error(e: &std::io::Error) -> String {
+    let errno = Errno::from_raw_os_error(e.raw_os_error().unwrap_or(0));
+    why(&Error::sys("execve", errno))
 }
 
 fn switch_error(e: &SwitchError, init: &str) -> String {

@@ -2,7 +2,7 @@
 //!
 //! Subcommands (`--repo=PATH` may come before or after the subcommand; default `/ostree/repo`):
 //! - `checkout [-U] [--union] [--union-add] [--subpath=P] [-C] [-H] [--fsync=BOOL] REV [DEST]`
-//! - `log REV`, `show REV`, `refs`, `rev-parse REV`, `ls [-R] REV [PATH...]`, `cat REV PATH...`,
+//! - `log REV`, `show REV`, `refs`, `rev-parse REV`, `ls [-R] [-C] [-d] REV [PATH...]`, `cat REV PATH...`,
 //!   `fsck`
 //! - `init`, `remote`, `pull`: the repository-writing side (`ostree_pull.rs`).
 //!
@@ -38,7 +38,7 @@ Commands:\n\
 \x20 show REV          show one commit\n\
 \x20 refs              list refs\n\
 \x20 rev-parse REV     print the commit a rev names\n\
-\x20 ls [-R] REV [PATH...]\n\
+\x20 ls [-R] [-C] [-d] REV [PATH...]\n\
 \x20 cat REV PATH...   print file content\n\
 \x20 fsck              verify every object reachable from the refs\n\
 \x20 init, remote, pull\n";
@@ -93,6 +93,12 @@ struct LsArgs {
     /// recurse into directories
     #[argh(switch, short = 'R')]
     recursive: bool,
+    /// print checksums
+    #[argh(switch, short = 'C')]
+    checksum: bool,
+    /// list a directory itself, not its contents
+    #[argh(switch, short = 'd')]
+    dironly: bool,
     /// the commit
     #[argh(positional)]
     rev: String,
@@ -439,7 +445,12 @@ fn cmd_ls(repo_path: &str, words: &[&str]) -> u8 {
         a.paths
     };
     for p in &paths {
-        if let Err(f) = olog::ls(&repo, &c, p, a.recursive, &mut |l| report::out(l)) {
+        let opts = olog::LsOptions {
+            recursive: a.recursive,
+            checksums: a.checksum,
+            dir_only: a.dironly,
+        };
+        if let Err(f) = olog::ls(&repo, &c, p, &opts, &mut |l| report::out(l)) {
             path_error("ls", p, &f);
             return 1;
         }

@@ -7,8 +7,8 @@
 //!   (default `bare`, as ostree). Same directories and `config` bytes as `ostree init`; an
 //!   existing repository is left as it is (exit 0), as ostree does.
 //! - `ostree --repo=R remote add [--no-gpg-verify] [--if-not-exists] NAME URL [BRANCH...]`,
-//!   `remote list [-u]`, `remote delete [--if-exists] NAME`: the `[remote "NAME"]` group as
-//!   `ostree remote` writes it. Differences: only the repository `config` is read and written
+//!   `remote list [-u]`, `remote show-url NAME`, `remote delete [--if-exists] NAME`: the
+//!   `[remote "NAME"]` group as `ostree remote` writes it. Differences: only the repository `config` is read and written
 //!   (not `/etc/ostree/remotes.d`); `--set`, `--sign-verify`, `gpg-import`, `refs`, `summary`
 //!   and the other remote subcommands are not offered.
 //! - `ostree --repo=R pull [--depth=N] [--commit-metadata-only] REMOTE[:REF] [REF...]`:
@@ -101,7 +101,7 @@ pub fn remote(repo: &str, words: &[&str]) -> u8 {
         report::err(&[
             APPLET,
             ": usage: remote add [--no-gpg-verify] [--if-not-exists] NAME URL [BRANCH...] | \
-             list [-u] | delete [--if-exists] NAME",
+             list [-u] | show-url NAME | delete [--if-exists] NAME",
         ]);
         1
     };
@@ -120,7 +120,8 @@ pub fn remote(repo: &str, words: &[&str]) -> u8 {
         .collect();
     let known: &[&str] = match verb {
         "add" => &["--no-gpg-verify", "--if-not-exists"],
-        "list" | "show-url" => &["-u", "--show-urls"],
+        "list" => &["-u", "--show-urls"],
+        "show-url" => &[],
         "delete" => &["--if-exists"],
         _ => return usage(),
     };
@@ -158,6 +159,13 @@ pub fn remote(repo: &str, words: &[&str]) -> u8 {
             report::out(&out);
             0
         }
+        ("show-url", [name]) => match keyfile::remote_url(&config, name) {
+            Ok(url) => {
+                report::out(&[url.as_str(), "\n"].concat());
+                0
+            }
+            Err(e) => remote_fail(name, e),
+        },
         ("delete", [name]) => match keyfile::remote_delete(&config, name) {
             Ok(bytes) => write_config(repo, &bytes),
             Err(RemoteError::NotFound) if has("--if-exists") => 0,

@@ -3,8 +3,8 @@
 //! Order of work, chosen so that every kill or power cut leaves a repository `ostree fsck`
 //! accepts and a second pull resumes (core `ostree_write` documents each write):
 //! 1. Resolve each ref: from the remote's `summary` when it has one, else `refs/heads/REF`.
-//! 2. Per commit: mark it partial (`state/C.commitpartial`), fetch and verify the commit (and its
-//!    optional `.commitmeta`), store it.
+//! 2. Per commit: fetch and verify the commit, mark it partial (`state/C.commitpartial`), store
+//!    it, then its optional detached metadata (`.commitmeta`, a 404 is fine).
 //! 3. Walk its tree breadth-first. Objects already present are skipped (present means complete:
 //!    objects are renamed into place only after `fsync`); present dirtrees are read locally to
 //!    find what under them is missing. Missing objects are fetched by [`THREADS`] threads, each
@@ -84,13 +84,8 @@ fn check(kind: ObjKind, csum: &Checksum, bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
-/// GETs, verifies and stores one object; returns its bytes (for walking dirtrees).
-fn fetch_object(
-    http: &Http,
-    store: &Store,
-    kind: ObjKind,
-    csum: &Checksum,
-) -> Result<Vec<u8>, String> {
+/// GETs and verifies one object.
+fn fetch_verified(http: &Http, kind: ObjKind, csum: &Checksum) -> Result<Vec<u8>, String> {
     let limit = match kind {
         ObjKind::Content => MAX_CONTENT,
         _ => MAX_METADATA_SIZE as u64,
@@ -104,6 +99,17 @@ fn fetch_object(
     };
     check(kind, csum, &bytes)
         .map_err(|e| [label(kind, csum), ": rejected: ".into(), why(&e)].concat())?;
+    Ok(bytes)
+}
+
+/// GETs, verifies and stores one object; returns its bytes (for walking dirtrees).
+fn fetch_object(
+    http: &Http,
+    store: &Store,
+    kind: ObjKind,
+    csum: &Checksum,
+) -> Result<Vec<u8>, String> {
+    let bytes = fetch_verified(http, kind, csum)?;
     store
         .store(csum, kind, &bytes)
         .map_err(|e| [label(kind, csum), ": ".into(), why(&e)].concat())?;
@@ -327,24 +333,22 @@ impl Walk<'_> {
                 fetched::check_metadata(ObjKind::Commit, &c, &b).map_err(ctx)?;
                 b
             } else {
+                self.stats.queued += 1;
+                let b = match fetch_verified(http, ObjKind::Commit, &c) {
+                    Ok(b) => b,
+                    // A parent beyond the server's history ends the walk (`--depth`).
+                    Err(e) if !first && e.ends_with("not found on the server") => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                // Marked before the commit is stored: a stored commit without its tree is
+                // always marked (ostree does the same).
                 store.mark_partial(&c).map_err(ctx)?;
-                match fetch_object(http, store, ObjKind::Commit, &c) {
-                    Ok(b) => {
-                        self.stats.metadata += 1;
-                        self.stats.bytes += b.len() as u64;
-                        b
-                    }
-                    Err(e) => {
-                        // A parent beyond the server's history ends the walk (`--depth`).
-                        if !first && e.ends_with("not found on the server") {
-                            store.clear_partial(&c).map_err(ctx)?;
-                            return Ok(());
-                        }
-                        return Err(e);
-                    }
-                }
+                store.store(&c, ObjKind::Commit, &b).map_err(ctx)?;
+                self.stats.metadata += 1;
+                self.stats.bytes += b.len() as u64;
+                b
             };
-            if !have {
+            if (!have || partial) && !store.has(&c, ObjKind::CommitMeta).map_err(ctx)? {
                 match http.get(
                     &remote_path(ObjKind::CommitMeta, &c),
                     MAX_METADATA_SIZE as u64,
@@ -355,6 +359,8 @@ impl Walk<'_> {
                             .and_then(|()| store.store(&c, ObjKind::CommitMeta, &m))
                             .map_err(|e| [lab(), ": ".into(), why(&e)].concat())?;
                         self.stats.metadata += 1;
+                        self.stats.queued += 1;
+                        self.stats.bytes += m.len() as u64;
                     }
                     Err(FetchError::NotFound) => {}
                     Err(FetchError::Other(w)) => {

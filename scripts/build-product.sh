@@ -1,0 +1,23 @@
+#!/bin/bash
+# Builds the product: the static aarch64 `ramdisk` exactly as it goes into the initramfs.
+#
+#   scripts/build-product.sh [PROFILE] [CARGO ARGS...]   PROFILE: release (default) or release-syms
+#   -> target/product/aarch64-unknown-linux-musl/PROFILE/ramdisk
+#
+# Why not plain `cargo build --release`: that works too (and test.sh checks it), but std's panic
+# machinery then links the backtrace symbolizer (gimli, addr2line, rustc-demangle, libunwind) and
+# unwind tables: ~300 KiB of a ~700 KiB binary that a panic=abort initramfs never uses. Rebuilding
+# std with `panic=immediate-abort` drops all of it. Those are unstable flags; the only toolchain on
+# our machines is stable, so RUSTC_BOOTSTRAP=1 enables them for this one build (rust-src needed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-release}
+shift || true
+rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src >&2
+rustup target list --installed | grep -qx aarch64-unknown-linux-musl \
+    || rustup target add aarch64-unknown-linux-musl >&2
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}/product
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+    cargo build -Z build-std=std,panic_abort -Z build-std-features= \
+    --profile "$profile" --target aarch64-unknown-linux-musl -p ramdisk-bin \
+    --target-dir "$target_dir" "$@"
