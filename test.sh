@@ -39,6 +39,9 @@ step "cargo test (host)"
 # REQUIRE_ALL: a test whose prerequisite is missing fails instead of printing "skipped".
 export REQUIRE_ALL=1
 cargo build -p ramdisk-bin
+# The full build (ostree pull over HTTP) for tests/tests/pull.rs, in its own target dir.
+cargo build -p ramdisk-bin --features pull --target-dir target/pull
+cargo clippy -p ramdisk-bin --features pull --target-dir target/pull -- -D warnings
 cargo test --workspace
 
 step "aarch64: plain cargo release build is a static stripped ELF"

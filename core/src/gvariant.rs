@@ -142,6 +142,10 @@ impl<'a> Tuple<'a> {
             Some(size) => start.saturating_add(size),
             None if last => self.tail,
             None => {
+                if self.w == 0 {
+                    // An empty tuple cannot hold the offset this member needs.
+                    return Err(err(self.base, Malformed::Truncated));
+                }
                 let t = self
                     .tail
                     .checked_sub(self.w)

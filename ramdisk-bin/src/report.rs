@@ -4,7 +4,7 @@
 //! the strerror text from a short table of the errnos we meet.
 
 use ramdisk_core::error::Errno;
-use ramdisk_core::{Error, Malformed};
+use ramdisk_core::Error;
 use std::io::Write;
 
 /// Writes `s` to stdout (errors ignored: there is nobody left to tell).
@@ -152,11 +152,6 @@ pub fn fail_errno(applet: &str, what: &str, operand: &str, errno: Errno) {
     let mut why = String::new();
     errno_str(errno, &mut why);
     err(&[applet, ": ", what, " '", operand, "': ", &why]);
-}
-
-/// Message text for a parse failure kind.
-pub fn malformed(kind: Malformed) -> &'static str {
-    kind.as_str()
 }
 
 #[cfg(test)]

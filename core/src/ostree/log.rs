@@ -310,11 +310,21 @@ pub fn ls(
     let mut line = String::new();
     match lookup(repo, c, path)? {
         Node::File(csum) => {
-            push_entry(&mut line, &file_entry(repo, &csum, &mut s)?, &shown, opts.checksums);
+            push_entry(
+                &mut line,
+                &file_entry(repo, &csum, &mut s)?,
+                &shown,
+                opts.checksums,
+            );
             emit(&line);
         }
         Node::Dir(tree, meta) => {
-            push_entry(&mut line, &dir_entry(repo, &tree, &meta)?, &shown, opts.checksums);
+            push_entry(
+                &mut line,
+                &dir_entry(repo, &tree, &meta)?,
+                &shown,
+                opts.checksums,
+            );
             emit(&line);
             if opts.recursive || !opts.dir_only {
                 list_dir(repo, &tree, &mut shown, opts, emit, &mut s, 0)?;
@@ -354,13 +364,23 @@ fn list_dir(
     for f in &dt.files {
         join(path, f.name.as_bytes());
         line.clear();
-        push_entry(&mut line, &file_entry(repo, f.csum, s)?, path, opts.checksums);
+        push_entry(
+            &mut line,
+            &file_entry(repo, f.csum, s)?,
+            path,
+            opts.checksums,
+        );
         emit(&line);
     }
     for d in &dt.dirs {
         join(path, d.name.as_bytes());
         line.clear();
-        push_entry(&mut line, &dir_entry(repo, d.tree, d.meta)?, path, opts.checksums);
+        push_entry(
+            &mut line,
+            &dir_entry(repo, d.tree, d.meta)?,
+            path,
+            opts.checksums,
+        );
         emit(&line);
         if opts.recursive {
             list_dir(repo, d.tree, path, opts, emit, s, depth + 1)?;

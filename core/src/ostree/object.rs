@@ -673,6 +673,27 @@ mod tests {
     }
 
     #[test]
+    fn no_input_derived_from_real_objects_panics() {
+        // Every truncation and every single-byte change of real objects: Ok or Err, no panic.
+        let dt = dirtree(&[b"a", b"c"], &[b"b", b"d"]);
+        let hdr = hex(HELLO_HDR);
+        for obj in [&dt, &hdr] {
+            for n in 0..obj.len() {
+                let _ = DirTree::parse(&obj[..n]);
+                let _ = FileHeader::parse(&obj[..n]);
+                let _ = Meta::parse_dirmeta(&obj[..n]);
+                for v in [0u8, 1, 0x7f, 0xff] {
+                    let mut m = obj.clone();
+                    m[n] = v;
+                    let _ = DirTree::parse(&m);
+                    let _ = FileHeader::parse(&m);
+                    let _ = Meta::parse_ostreemeta(&m);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn parses_the_real_empty_dirtree() {
         // 6e340b9c…: the empty dirtree is one byte, the framing offset of member 0.
         let t = DirTree::parse(&[0]).unwrap();

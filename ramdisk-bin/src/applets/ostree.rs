@@ -1,6 +1,7 @@
 //! `ostree [--repo=PATH] SUBCOMMAND ...`: the read side of ostree 2022.7's command line.
 //!
-//! Subcommands (`--repo=PATH` may come before or after the subcommand; default `/ostree/repo`):
+//! Subcommands (`--repo=PATH` may come before or after the subcommand; default `$OSTREE_REPO`,
+//! else `/ostree/repo`):
 //! - `checkout [-U] [--union] [--union-add] [--subpath=P] [-C] [-H] [--fsync=BOOL] REV [DEST]`
 //! - `log REV`, `show REV`, `refs`, `rev-parse REV`, `ls [-R] [-C] [-d] REV [PATH...]`, `cat REV PATH...`,
 //!   `fsck`
@@ -121,7 +122,7 @@ struct CatArgs {
 pub fn main(argv: &[&str]) -> u8 {
     let mut words = crate::args::normalize(argv.get(1..).unwrap_or_default(), b"");
     crate::args::hoist_option(&mut words, "--repo");
-    let mut repo_path = DEFAULT_REPO.to_string();
+    let mut repo_path = std::env::var("OSTREE_REPO").unwrap_or_else(|_| DEFAULT_REPO.to_string());
     let mut i = 0;
     while words.get(i).map(String::as_str) == Some("--repo") {
         if let Some(p) = words.get(i + 1) {
