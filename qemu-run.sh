@@ -15,6 +15,7 @@
 #        boot 3  v2 is deployed and booted on trial
 #        boot 4… v2 keeps failing to confirm; after the trial boots run out init rolls back to v1
 #        last    v1 (confirmed) stays booted, v2 is not deployed again
+#        disk    read on the host: e2fsck clean, ostree/current -> v1, v2's tree removed
 #   and prints a summary with boot times. Exit status non-zero on any mismatch.
 #
 # Options:
@@ -195,8 +196,10 @@ done_boot() {
     [ -n "$kinit" ] && [ -n "$mnt" ] && [ -n "$sys" ] &&
         m=$(awk -v a="$kinit" -v b="$mnt" -v c="$sys" 'BEGIN { printf "%4.2f+%4.2f", b - a, c - b }')
     [ -z "$kinit" ] || kinit=$(awk -v a="$kinit" 'BEGIN { printf "%.2f", a }')
-    line=$(printf '%-7s %-52s %-4s  /init->new init %s s (mount+rest %s)  kernel->/init %s s  qemu wall %s s' \
-        "$CUR_NAME" "$CUR_WHAT" "$([ -z "$CUR_ERR" ] && echo ok || echo FAIL)" "$t" "$m" "${kinit:-?}" "$wall")
+    line=$(printf '%-7s %-52s %-4s' "$CUR_NAME" "$CUR_WHAT" "$([ -z "$CUR_ERR" ] && echo ok || echo FAIL)")
+    [ ! -f "$CUR_LOG.time" ] ||
+        line+=$(printf '  /init->new init %s s (mount+rest %s)  kernel->/init %s s  qemu wall %s s' \
+            "$t" "$m" "${kinit:-?}" "$wall")
     SUMMARY+=("$line")
     if [ -n "$CUR_ERR" ]; then
         SUMMARY+=("        -> $CUR_ERR (log: $CUR_LOG)")
@@ -327,6 +330,22 @@ scenario() {
     expect "$RE_BOOTING$dep1" "'$RE_BOOTING$dep1'"
     expect '^QEMU-SYSTEM: v1 init pid 1 ' "v1's /sbin/init as pid 1"
     expect_status "$dep1"
+    done_boot
+
+    # The image itself, read on the host: clean filesystem, current -> v1, v2's tree collected.
+    step "disk: final state of the image"
+    CUR_NAME=disk CUR_WHAT="e2fsck clean, current -> v1, v2 removed" CUR_ERR= CUR_LOG=$LOGS/qemu-run-disk.log
+    {
+        e2fsck -E journal_only -y "$W/disk.img" || true
+        e2fsck -fn "$W/disk.img" || echo "E2FSCK-FAILED"
+        debugfs -R 'ls /ostree/deploy' "$W/disk.img"
+    } >"$CUR_LOG" 2>&1
+    ! grep -q E2FSCK-FAILED "$CUR_LOG" || CUR_ERR="e2fsck -fn reports errors"
+    local cur
+    cur=$(debugfs -R 'cat /ostree/current' "$W/disk.img" 2>/dev/null | tr -d '\0')
+    [ "$cur" = "deploy/$dep1" ] || CUR_ERR="${CUR_ERR:+$CUR_ERR; }ostree/current is '$cur', not 'deploy/$dep1'"
+    ! grep -q "$V2" "$CUR_LOG" || CUR_ERR="${CUR_ERR:+$CUR_ERR; }ostree/deploy still holds v2"
+    echo "   current -> $cur"
     done_boot
 }
 

@@ -14,7 +14,7 @@ step() { printf '\n=== %s\n' "$*"; }
 step "install prerequisites"
 need_pkgs=()
 for p in ostree qemu-user-static qemu-system-arm e2fsprogs kmod attr cpio busybox-static time \
-    zstd xz-utils python3; do
+    zstd xz-utils python3 python3-gi python3-cryptography openssl; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then

@@ -7,6 +7,7 @@
 #     smoke           kernel + modules + disk + qemu with a busybox-only initramfs (no ramdisk)
 #     update-rollback ./qemu-run.sh: deploy, reboot without redeploy, new unconfirmed commit, rollback
 #     dropin          a classic busybox-sh /init script using ramdisk's applets
+#     corrupt         a commit with a substituted object is refused at boot, v1 kept
 # Exit status: 0 when every scenario passed or was skipped, 1 otherwise.
 # Console logs: target/qemu/logs/. A few minutes on 2 cores.
 set -uo pipefail
@@ -45,7 +46,7 @@ if [ "$BUILD" = 1 ]; then
     fi
 fi
 
-for s in smoke update-rollback dropin; do
+for s in smoke update-rollback dropin corrupt; do
     echo "== $s"
     out=$LOGS/$s.out
     case $s in

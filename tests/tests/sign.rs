@@ -494,10 +494,10 @@ fn real_ostree_verifies_ramdisk_signature() {
     let fx = Fx::new("sign-realostree", "archive", None);
     let probe =
         run(Command::new("ostree").args(["sign", "--repo", &fx.repo, "--verify", "main", "AAAA"]));
-    if skip_unless(
-        !stderr(&probe).contains("not implemented"),
-        "this ostree is built without ed25519 (libsodium): `ostree sign` cross-check not possible",
-    ) {
+    if stderr(&probe).contains("not implemented") {
+        // Not `skip_unless`: no package fixes this (Debian builds ostree 2022.7 without
+        // libsodium), so REQUIRE_ALL must not turn it into a failure. Still loud.
+        eprintln!("skipped: this ostree is built without ed25519 (libsodium): no `ostree sign` cross-check");
         return;
     }
     let (sk, pk) = py_keygen(e);
@@ -506,5 +506,54 @@ fn real_ostree_verifies_ramdisk_signature() {
     ok(
         run(Command::new("ostree").args(["sign", "--repo", &fx.repo, "--verify", "main", &pk])),
         "ostree verify",
+    );
+}
+
+#[test]
+fn openssl_keys_and_signatures_interoperate() {
+    let Some(e) = env() else { return };
+    if skip_unless(have("openssl"), "openssl missing") {
+        return;
+    }
+    let fx = Fx::new("sign-openssl", "archive", None);
+    let d = fx.dir.path().display().to_string();
+    // The key formats documented in ostree_sign.rs: seed and public key are the last 32 bytes
+    // of openssl's DER encodings.
+    let sh = |script: &str| {
+        ok(
+            run(Command::new("sh").args(["-euc", script, "sh", &d])),
+            script,
+        )
+    };
+    sh("cd \"$1\"; openssl genpkey -algorithm ed25519 -out k.pem; \
+        openssl pkey -in k.pem -outform DER | tail -c 32 > seed; \
+        openssl pkey -in k.pem -pubout -outform DER | tail -c 32 > pub; \
+        openssl pkey -in k.pem -pubout -out pub.pem; \
+        cat seed pub | base64 -w0 > secret.ed25519; base64 -w0 pub > trusted.ed25519");
+    let repo = format!("--repo={}", fx.repo);
+    let kf = format!("--keys-file={d}/secret.ed25519");
+    ok(
+        rd(e, &["ostree", &repo, "sign", &kf, "main"]),
+        "sign with openssl's key",
+    );
+    let sig = py_sigs(e, &fx).remove(0);
+    std::fs::write(format!("{d}/sig.b64"), sig).unwrap();
+    let commit = fx.object("commit");
+    let verified = sh(&format!(
+        "cd \"$1\"; base64 -d sig.b64 > sig; \
+         openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in {commit} -sigfile sig"
+    ));
+    assert!(
+        verified.contains("Signature Verified Successfully"),
+        "{verified}"
+    );
+    // And a signature openssl made is accepted by ramdisk.
+    let fx2 = Fx::new("sign-openssl2", "archive", None);
+    sh(&format!("cd \"$1\"; openssl pkeyutl -sign -inkey k.pem -rawin -in {} -out sig2; base64 -w0 sig2 > sig2.b64", fx2.object("commit")));
+    let sig2 = std::fs::read_to_string(format!("{d}/sig2.b64")).unwrap();
+    py_write_meta(e, &fx2, &[&sig2]);
+    ok(
+        fx2.verify(e, &[&format!("--keys-file={d}/trusted.ed25519")]),
+        "verify openssl's signature",
     );
 }

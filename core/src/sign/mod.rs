@@ -14,6 +14,12 @@
 //!   line; ostree skips it silently. Blank lines and lines starting with `#` are ignored.
 //! - every signature element must be exactly 64 bytes and the dictionary must be in normal form.
 //!
+//! The calls other code makes: [`Keys::load_system`] (once, under the root of the initramfs or
+//! system) plus [`Keys::add_file`] for an explicit key file; [`verify_repo_commit`] (or
+//! [`verify_commit`] on bytes already in memory, as pull has them) before a commit is checked
+//! out, deployed or accepted; [`check_rollback`], [`untrusted_mode`] and [`is_privileged_xattr`]
+//! for the deploy policy; [`sign_repo_commit`] for `ostree sign`.
+//!
 //! Invariant: nothing here panics on any input; parsers are pure, the loaders read through fds.
 
 use crate::error::{Errno, Error, Malformed, ParseError};
@@ -61,6 +67,38 @@ pub const NO_VALID_SIGNATURE: Error = Error::State("no valid signature from a tr
 pub const REVOKED: Error = Error::State("signed only by a revoked key");
 /// Verification was asked for with no trusted key loaded.
 pub const NO_KEYS: Error = Error::State("no trusted ed25519 keys");
+
+/// Refused by [`check_rollback`]: the commit is older than the deployed one.
+pub const DOWNGRADE: Error = Error::State("commit is older than the deployed one");
+
+/// Anti-rollback (reliability.md §4, point 4): a commit whose timestamp is older than the
+/// deployed commit's is refused unless `allow_downgrade` (`ramdisk.allow-downgrade`). Equal
+/// timestamps pass (a re-deploy of the same build).
+///
+/// # Errors
+/// [`DOWNGRADE`].
+pub fn check_rollback(
+    new_timestamp: u64,
+    deployed_timestamp: Option<u64>,
+    allow_downgrade: bool,
+) -> Result<(), Error> {
+    match deployed_timestamp {
+        Some(old) if new_timestamp < old && !allow_downgrade => Err(DOWNGRADE),
+        _ => Ok(()),
+    }
+}
+
+/// The mode a checkout gives a file of a commit that is not trusted (not verified by a key):
+/// without the setuid and setgid bits.
+pub const fn untrusted_mode(mode: u32) -> u32 {
+    mode & !0o6000
+}
+
+/// True for the xattrs a checkout drops from a commit that is not trusted: file capabilities
+/// (`security.capability`), which grant privileges like setuid does. `name` is without its NUL.
+pub fn is_privileged_xattr(name: &[u8]) -> bool {
+    name == b"security.capability"
+}
 
 /// Trusted and revoked public keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -309,7 +347,9 @@ fn read_key_file(dir: BorrowedFd<'_>, path: &str) -> Result<Vec<u8>, Error> {
     crate::ostree::repo::read_all(fd.as_fd(), MAX_KEY_FILE, "key file size")
 }
 
-/// Calls `f(line_number, key)` for each key line of a public key file (see [`for_each_key_line`]).
+/// Calls `f(line_number, key)` for each key line of a public key file: one base64 key per line;
+/// leading/trailing spaces, tabs and `\r` are ignored, as are blank lines and lines starting
+/// with `#`.
 ///
 /// # Errors
 /// `(line, Parse(BadValue))` for a line that is not canonical base64 of exactly 32 bytes, or the

@@ -553,3 +553,22 @@ fn load_system_reads_files_and_d_directories_under_root() {
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+#[test]
+fn rollback_to_older_commit_is_refused_unless_allowed() {
+    assert_eq!(check_rollback(100, Some(200), false), Err(DOWNGRADE));
+    assert_eq!(check_rollback(100, Some(200), true), Ok(()));
+    assert_eq!(check_rollback(200, Some(200), false), Ok(()));
+    assert_eq!(check_rollback(300, Some(200), false), Ok(()));
+    assert_eq!(check_rollback(0, None, false), Ok(()));
+}
+
+#[test]
+fn untrusted_commits_lose_setuid_and_capabilities() {
+    assert_eq!(untrusted_mode(0o104755), 0o100755);
+    assert_eq!(untrusted_mode(0o102755), 0o100755);
+    assert_eq!(untrusted_mode(0o041777), 0o041777, "sticky bit stays");
+    assert!(is_privileged_xattr(b"security.capability"));
+    assert!(!is_privileged_xattr(b"security.selinux"));
+    assert!(!is_privileged_xattr(b"user.foo"));
+}

@@ -12,9 +12,11 @@
 //!   DIR (default `/usr/share/ostree` and `/etc/ostree`). Prints `Signature verified with key
 //!   'BASE64'` on success.
 //! - `ostree keygen`: prints a new secret key (base64, 64 bytes) on the first line and its public
-//!   key (base64, 32 bytes) on the second, from `/dev/urandom`. The same keys can be made with
-//!   openssl: `openssl genpkey -algorithm ed25519 -outform DER | tail -c 32` is the seed;
-//!   the public key is `openssl pkey -pubout -outform DER | tail -c 32`.
+//!   key (base64, 32 bytes) on the second, from `/dev/urandom`. openssl makes the same formats:
+//!   `openssl genpkey -algorithm ed25519 -out k.pem`; the seed is
+//!   `openssl pkey -in k.pem -outform DER | tail -c 32`, the public key
+//!   `openssl pkey -in k.pem -pubout -outform DER | tail -c 32`; the secret key file holds
+//!   `base64 -w0` of seed ‖ public key, the trusted key file `base64 -w0` of the public key.
 //!
 //! Deliberate differences from ostree 2022.7 (whose Debian build has no ed25519 at all):
 //! - revoked keys (`revoked.ed25519[.d]` in the key directories) are honoured even when the

@@ -1,0 +1,178 @@
+#!/bin/bash
+# Builds small OSTree repositories with the real `ostree` in every mode and copies their objects
+# into per-target seed directories (reliability.md §5 "Seed corpora"), next to the hand-written
+# command-line and mount-option strings of the docs.
+#
+#   fuzz/seeds/generate.sh            writes fuzz/seeds/<target>/ (replacing it)
+#
+# Seeds per target:
+#   gvariant/       selector byte + value (see fuzz_targets/gvariant.rs): commits, dirtrees,
+#                   dirmetas, .filez headers, commitmeta, summary, xattrs
+#   objects/        raw metadata objects, .filez headers, user.ostreemeta values
+#   filez/          whole .filez objects of the archive repo
+#   cmdline/        kernel command lines and ramdisk.conf texts
+#   mount_options/  -o strings, /proc/mounts and /proc/filesystems texts
+# Needs: ostree, python3, setfattr (attr). Runs as any user (bare mode only as root).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+for t in ostree python3; do
+    command -v "$t" >/dev/null || { echo "generate.sh: '$t' not found" >&2; exit 1; }
+done
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+for t in gvariant objects filez cmdline mount_options; do
+    rm -rf "${HERE:?}/$t"
+    mkdir -p "$HERE/$t"
+done
+
+# The tree: files of several sizes (empty, tiny, compressible 200 KiB, random 70 KiB), modes
+# (setuid, 0600, executable), a symlink, nested and empty directories, xattrs where supported.
+T=$WORK/tree
+mkdir -p "$T/etc/sub/deeper" "$T/usr/bin" "$T/empty"
+: >"$T/etc/empty"
+echo hello >"$T/etc/hostname"
+(yes 'ramdisk fuzz seed line' || true) | head -c 200000 >"$T/usr/bin/compressible"
+head -c 70000 /dev/urandom >"$T/usr/bin/random"
+printf '#!/bin/sh\necho hi\n' >"$T/usr/bin/run"
+chmod 0755 "$T/usr/bin/run"
+chmod 04755 "$T/usr/bin/random"
+echo secret >"$T/etc/sub/secret"
+chmod 0600 "$T/etc/sub/secret"
+echo deep >"$T/etc/sub/deeper/file with space"
+ln -s ../usr/bin/run "$T/etc/link"
+ln -s "$(printf 'x%.0s' $(seq 1 300))" "$T/etc/longlink"
+if command -v setfattr >/dev/null; then
+    setfattr -n user.fuzz -v seed "$T/etc/hostname" 2>/dev/null || true
+    setfattr -n user.empty -v '""' "$T/etc/sub/secret" 2>/dev/null || true
+fi
+T2=$WORK/tree2
+cp -a "$T" "$T2"
+echo changed >"$T2/etc/hostname"
+rm "$T2/etc/link"
+
+modes=(archive-z2 bare-user bare-user-only)
+[ "$(id -u)" = 0 ] && modes+=(bare)
+for mode in "${modes[@]}"; do
+    R=$WORK/repo-$mode
+    ostree init --repo="$R" --mode="$mode"
+    extra=()
+    [ "$mode" = bare-user-only ] && extra=(--canonical-permissions)
+    ostree commit --repo="$R" -b main -s "first subject" -m "a body
+with two lines" --add-metadata-string=version=1.0 --timestamp=2024-01-01T00:00:00Z \
+        --owner-uid=0 --owner-gid=0 "${extra[@]}" "$T" >/dev/null
+    ostree commit --repo="$R" -b main -s second --add-metadata-string=version=1.1 \
+        --add-metadata-string=ostree.ref-binding=main "${extra[@]}" "$T2" >/dev/null
+    ostree summary --repo="$R" -u >/dev/null 2>&1 || true
+done
+
+# Copy and wrap (python: xattrs and byte surgery in one place).
+python3 - "$WORK" "$HERE" <<'PY'
+import hashlib, os, struct, sys
+work, out = sys.argv[1], sys.argv[2]
+SEL = {"commit": 0, "dirtree": 1, "dirmeta": 2, "filez-header": 3, "content-header": 4,
+       "commitmeta": 5, "xattrs": 6, "summary": 7}
+
+def put(target, data, tag=""):
+    name = hashlib.sha1(data).hexdigest()[:16] + tag
+    with open(os.path.join(out, target, name), "wb") as f:
+        f.write(data)
+
+def gv(kind, value):
+    put("gvariant", bytes([SEL[kind]]) + value, "-" + kind)
+
+def xattrs_of(header):
+    # The a(ayay) is the last member of the .filez header (tuuuusa(ayay)); its start is the
+    # framing offset of the target string (the only non-fixed member but the last).
+    w = 1 if len(header) <= 0xff else 2 if len(header) <= 0xffff else 4
+    end = int.from_bytes(header[-w:], "little")
+    return header[end:len(header) - w]
+
+for repo in sorted(os.listdir(work)):
+    if not repo.startswith("repo-"):
+        continue
+    root = os.path.join(work, repo)
+    summary = os.path.join(root, "summary")
+    if os.path.exists(summary):
+        gv("summary", open(summary, "rb").read())
+    objs = os.path.join(root, "objects")
+    for d in sorted(os.listdir(objs)):
+        for f in sorted(os.listdir(os.path.join(objs, d))):
+            p = os.path.join(objs, d, f)
+            ext = f.rsplit(".", 1)[-1]
+            if ext in ("commit", "dirtree", "dirmeta", "commitmeta"):
+                data = open(p, "rb").read()
+                put("objects", data, "-" + ext)
+                gv(ext, data)
+            elif ext == "filez":
+                data = open(p, "rb").read()
+                put("filez", data)
+                hlen = struct.unpack(">I", data[:4])[0]
+                header = data[8:8 + hlen]
+                put("objects", header, "-filez-header")
+                gv("filez-header", header)
+                gv("xattrs", xattrs_of(header))
+            elif ext == "file" and not os.path.islink(p):
+                try:
+                    meta = os.getxattr(p, "user.ostreemeta", follow_symlinks=False)
+                except OSError:
+                    continue
+                put("objects", meta, "-ostreemeta")
+PY
+
+# Hand-made .filez edge cases (reliability.md §3): trailing garbage, truncated deflate, size
+# mismatch, symlink with payload.
+python3 - "$HERE" <<'PY'
+import os, sys, zlib
+out = os.path.join(sys.argv[1], "filez")
+files = sorted(os.listdir(out))
+for f in files[:4]:
+    data = open(os.path.join(out, f), "rb").read()
+    for tag, mutated in (("trailing", data + b"\0garbage"), ("truncated", data[:-3]),
+                         ("nopayload", data[:8 + int.from_bytes(data[:4], "big")])):
+        open(os.path.join(out, f"{f[:12]}-{tag}"), "wb").write(mutated)
+PY
+
+# Command lines and config files from DESIGN.md "init: kernel command line".
+c=$HERE/cmdline
+i=0
+while IFS= read -r line; do
+    printf '%s' "$line" >"$c/line-$i"
+    i=$((i + 1))
+done <<'EOF2'
+console=ttyAMA0 root=/dev/mmcblk0p3 rootwait ro quiet
+root=PARTUUID=1234abcd-03 rootfstype=ext4 rootflags=noatime,data=ordered rootdelay=5
+root=LABEL=rootfs init=/sbin/init ramdisk.modules=ext4,virtio_blk,,mmc_block
+mount=vda ostree.ref=board/stable ostree.repo=/ostree/repo ramdisk.update=0
+ramdisk.rollback ramdisk.trials=0 ramdisk.panic=reboot
+ramdisk.trials=1001 rootdelay=99999999999 root=/dev/a/b init= ramdisk.panic=x
+root=UUID=0b6a3b1c-5e5b-4a7e-9c1f-3d2e1f0a9b8c "ostree.ref=a b" init="/bin/my init"
+"rootflags=a b" key="unterminated -- root=after
+ramdisk.rollback=yes ramdisk.update=off -- init=/not/parsed
+EOF2
+printf '# defaults\nroot=vda\t# trailing comment\nramdisk.trials=5\n\n"init=/sbin/x y"\n' >"$c/conf-0"
+printf 'rootwait\r\nrootdelay=3\r\n#root=never\n' >"$c/conf-1"
+
+# Mount options (busybox names) and /proc texts.
+m=$HERE/mount_options
+i=0
+while IFS= read -r line; do
+    printf '%s' "$line" >"$m/opts-$i"
+    i=$((i + 1))
+done <<'EOF2'
+ro,nosuid,nodev,noexec,relatime
+rw,remount,bind
+rbind,make-rslave
+defaults,noauto,nofail,_netdev,loop
+size=64m,mode=0755,uid=0,noatime,,lazytime
+data=ordered,errors=remount-ro,commit=5,RO,NoSuid
+private,shared,slave,unbindable,rprivate,rshared,rslave,runbindable
+sync,async,dirsync,mand,nomand,strictatime,nostrictatime,atime,diratime,nodiratime
+move,silent,loud,suid,dev,exec,nosymfollow,norelatime,nolazytime
+EOF2
+[ -r /proc/mounts ] && cat /proc/mounts >"$m/proc-mounts"
+[ -r /proc/filesystems ] && cat /proc/filesystems >"$m/proc-filesystems"
+printf '/dev/vda\\0401 /sys\\040root ext4 rw,relatime 0 0\nshort line\n\\777 \\12 a b\n' >"$m/escapes"
+
+for t in gvariant objects filez cmdline mount_options; do
+    printf '%-14s %4d seeds\n' "$t" "$(find "$HERE/$t" -type f | wc -l)"
+done
