@@ -317,6 +317,8 @@ fn deploy_without_ostree_dir_fails_clearly() {
 struct Board {
     t: TempDir,
     img: PathBuf,
+    /// The ext4 label, unique among the boards of parallel tests (`root=LABEL=` must find ours).
+    label: String,
 }
 
 impl Board {
@@ -384,13 +386,16 @@ impl Board {
         std::fs::create_dir_all(seed.join("ostree/var")).unwrap();
         std::fs::write(seed.join("ostree/var/data"), "persistent").unwrap();
         let img = t.path().join("disk.img");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let label = format!("rd{}x{n}", std::process::id() % 1_000_000);
         let o = run(Command::new("mkfs.ext4")
-            .args(["-q", "-F", "-L", "rdtest", "-d"])
+            .args(["-q", "-F", "-L", &label, "-d"])
             .arg(&seed)
             .arg(&img)
             .arg("64M"));
         assert!(o.status.success(), "{}", stderr(&o));
-        let b = Board { t, img };
+        let b = Board { t, img, label };
         std::fs::write(b.t.path().join("commits"), commits.join("\n")).unwrap();
         Some(b)
     }
@@ -533,11 +538,9 @@ fn init_deploys_boots_counts_trials_and_rolls_back() {
     assert!(out.contains("INIT v1 pid=1"), "{out}");
 
     // The same partition found by its ext4 label, with updates off.
-    let out = b.boot("root=LABEL=rdtest ramdisk.update=0\n");
-    assert!(
-        out.contains("ramdisk: root device LABEL=rdtest is /dev/loop"),
-        "{out}"
-    );
+    let out = b.boot(&format!("root=LABEL={} ramdisk.update=0\n", b.label));
+    let found = format!("ramdisk: root device LABEL={} is /dev/loop", b.label);
+    assert!(out.contains(&found), "{out}");
     assert!(!out.contains("not redeploying"), "{out}");
     assert!(
         out.contains(&format!("ramdisk: booting deployment {d1}\n")),

@@ -45,41 +45,192 @@ pub fn check_metadata(kind: ObjKind, expected: &Checksum, bytes: &[u8]) -> Resul
     .map_err(Error::Parse)
 }
 
-/// Verifies a fetched archive content object (`.filez`) against `expected`.
+/// Verifies a whole fetched archive content object (`.filez`) against `expected`
+/// (a [`FilezCheck`] fed once).
 ///
 /// # Errors
 /// `Parse` for a malformed header or deflate stream, `Checksum` on a mismatch.
 pub fn check_filez(expected: &Checksum, bytes: &[u8]) -> Result<()> {
-    let bad = |at: usize, k: Malformed| Error::Parse(ParseError::at(at, k));
-    let len_be: [u8; 4] = bytes
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(bad(0, Malformed::Truncated))?;
-    if bytes.get(4..8) != Some(&[0u8; 4][..]) {
-        return Err(bad(4, Malformed::NotNormal));
-    }
-    let hlen =
-        usize::try_from(u32::from_be_bytes(len_be)).map_err(|_| bad(0, Malformed::TooLarge))?;
-    let end = hlen.checked_add(8).ok_or(bad(0, Malformed::TooLarge))?;
-    let header = bytes.get(8..end).ok_or(bad(0, Malformed::Truncated))?;
-    let payload = bytes.get(end..).unwrap_or_default();
-    let h = FileHeader::parse(header).map_err(|e| Error::Parse(shift(e, 8)))?;
-    let mut prefixed =
-        Vec::with_capacity(gvariant::content_header_len(h.target.len(), h.xattrs.len()) + 8);
-    gvariant::emit_content_header(h.uid, h.gid, h.mode, h.target, h.xattrs, &mut prefixed);
-    let mut hasher = ContentHasher::new(&prefixed);
-    if h.mode & S_IFMT == S_IFLNK {
-        if !payload.is_empty() {
-            return Err(bad(end, Malformed::BadValue));
+    let mut c = FilezCheck::new(expected);
+    c.update(bytes)?;
+    c.finish()
+}
+
+/// Bytes of inflated output produced per `inflate` call.
+const OUT_CHUNK: usize = 32 * 1024;
+
+/// Where a [`FilezCheck`] is in the object.
+enum Stage {
+    /// Collecting the 8-byte prefix and the header (`head` grows to `8 + H`).
+    Head,
+    /// Inflating the payload into the hash.
+    Body,
+    /// A symlink's header is complete: no byte may follow.
+    Symlink,
+    /// The deflate stream ended: no byte may follow.
+    End,
+}
+
+/// A streaming check of an archive content object (`.filez`) that arrives in pieces
+/// (ostree-format.md §3, §5): feed every received piece to [`FilezCheck::update`], then call
+/// [`FilezCheck::finish`]. Memory stays bounded whatever the object's size: the header (at most
+/// [`MAX_METADATA_SIZE`]), the inflater's 32 KiB window and one 32 KiB output chunk. The
+/// inflate is capped at the header's `size`, so a deflate bomb stops after `size` bytes.
+pub struct FilezCheck {
+    expected: Checksum,
+    stage: Stage,
+    head: Vec<u8>,
+    /// `8 + H` once the prefix is known.
+    head_len: Option<usize>,
+    hasher: Option<ContentHasher>,
+    inflater: Option<Box<InflateState>>,
+    out: Vec<u8>,
+    size: u64,
+    produced: u64,
+    /// Bytes of the object consumed so far (for error offsets).
+    pos: usize,
+}
+
+impl FilezCheck {
+    /// Starts checking an object that must hash to `expected`.
+    pub fn new(expected: &Checksum) -> Self {
+        FilezCheck {
+            expected: *expected,
+            stage: Stage::Head,
+            head: Vec::new(),
+            head_len: None,
+            hasher: None,
+            inflater: None,
+            out: Vec::new(),
+            size: 0,
+            produced: 0,
+            pos: 0,
         }
-    } else {
-        let n = inflate_into(payload, &mut hasher)
-            .map_err(|at| bad(end.saturating_add(at), Malformed::BadValue))?;
-        if n != h.size {
-            return Err(bad(8, Malformed::BadValue));
+    }
+
+    /// Feeds the next received bytes of the object.
+    ///
+    /// # Errors
+    /// `Parse` for a malformed prefix or header, a broken deflate stream, more inflated bytes
+    /// than the header's `size`, or bytes after the end of the object; `Limit` for a header
+    /// larger than [`MAX_METADATA_SIZE`].
+    pub fn update(&mut self, mut input: &[u8]) -> Result<()> {
+        if let Stage::Head = self.stage {
+            input = self.take_head(input)?;
+        }
+        if input.is_empty() {
+            return Ok(());
+        }
+        match self.stage {
+            Stage::Head => Ok(()),
+            Stage::Body => self.inflate(input),
+            Stage::Symlink | Stage::End => Err(bad(self.pos, Malformed::BadValue)),
         }
     }
-    verify::expect(expected, hasher.finish())
+
+    /// Collects prefix and header bytes from `input`; returns what follows them.
+    fn take_head<'i>(&mut self, input: &'i [u8]) -> Result<&'i [u8]> {
+        let want = self.head_len.unwrap_or(8);
+        let n = want.saturating_sub(self.head.len()).min(input.len());
+        let (now, rest) = input.split_at(n);
+        self.head.extend_from_slice(now);
+        self.pos = self.pos.saturating_add(n);
+        if self.head.len() < want {
+            return Ok(rest);
+        }
+        if self.head_len.is_none() {
+            let len_be: [u8; 4] = self
+                .head
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(bad(0, Malformed::Truncated))?;
+            if self.head.get(4..8) != Some(&[0u8; 4][..]) {
+                return Err(bad(4, Malformed::NotNormal));
+            }
+            let hlen = usize::try_from(u32::from_be_bytes(len_be))
+                .map_err(|_| bad(0, Malformed::TooLarge))?;
+            if hlen > MAX_METADATA_SIZE {
+                return Err(Error::Limit("archive file header size"));
+            }
+            self.head_len = Some(hlen + 8);
+            return self.take_head(rest);
+        }
+        let header = self.head.get(8..).unwrap_or_default();
+        let h = FileHeader::parse(header).map_err(|e| Error::Parse(shift(e, 8)))?;
+        let mut prefixed =
+            Vec::with_capacity(gvariant::content_header_len(h.target.len(), h.xattrs.len()) + 8);
+        gvariant::emit_content_header(h.uid, h.gid, h.mode, h.target, h.xattrs, &mut prefixed);
+        self.hasher = Some(ContentHasher::new(&prefixed));
+        if h.mode & S_IFMT == S_IFLNK {
+            self.stage = Stage::Symlink;
+        } else {
+            self.size = h.size;
+            self.stage = Stage::Body;
+            self.inflater = Some(InflateState::new_boxed(DataFormat::Raw));
+            self.out = alloc::vec![0u8; OUT_CHUNK];
+        }
+        // The header is hashed in its canonical form; its received bytes are no longer needed.
+        self.head = Vec::new();
+        Ok(rest)
+    }
+
+    /// Inflates `input` into the hash, never past the header's `size`.
+    fn inflate(&mut self, mut input: &[u8]) -> Result<()> {
+        let (Some(state), Some(hasher)) = (self.inflater.as_mut(), self.hasher.as_mut()) else {
+            return Err(Error::State("content check without a header"));
+        };
+        loop {
+            let r = inflate(state, input, &mut self.out, MZFlush::None);
+            let written = self.out.get(..r.bytes_written).unwrap_or_default();
+            self.produced = self.produced.saturating_add(written.len() as u64);
+            if self.produced > self.size {
+                return Err(bad(8, Malformed::BadValue));
+            }
+            hasher.update(written);
+            input = input.get(r.bytes_consumed..).unwrap_or_default();
+            let at = self.pos;
+            self.pos = self.pos.saturating_add(r.bytes_consumed);
+            let out_full = r.bytes_written == self.out.len();
+            match r.status {
+                Ok(MZStatus::StreamEnd) => {
+                    self.stage = Stage::End;
+                    self.inflater = None;
+                    self.out = Vec::new();
+                    // Unverified bytes after the stream are refused (see the module doc).
+                    return if input.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(bad(self.pos, Malformed::BadValue))
+                    };
+                }
+                // Everything given was consumed and no output is pending: wait for more.
+                Ok(_) | Err(MZError::Buf) if input.is_empty() && !out_full => return Ok(()),
+                Ok(_) if r.bytes_consumed > 0 || r.bytes_written > 0 => {}
+                _ => return Err(bad(at, Malformed::BadValue)),
+            }
+        }
+    }
+
+    /// Ends the check: the object must be complete and hash to the expected checksum.
+    ///
+    /// # Errors
+    /// `Parse(Truncated)` when the header or deflate stream is incomplete, `Parse(BadValue)`
+    /// when fewer bytes than the header's `size` were inflated, `Checksum` on a mismatch.
+    pub fn finish(self) -> Result<()> {
+        match self.stage {
+            Stage::Head | Stage::Body => Err(bad(self.pos, Malformed::Truncated)),
+            Stage::End if self.produced != self.size => Err(bad(8, Malformed::BadValue)),
+            Stage::Symlink | Stage::End => match self.hasher {
+                Some(h) => verify::expect(&self.expected, h.finish()),
+                None => Err(Error::State("content check without a header")),
+            },
+        }
+    }
+}
+
+/// A parse error at byte `at` of the object.
+fn bad(at: usize, k: Malformed) -> Error {
+    Error::Parse(ParseError::at(at, k))
 }
 
 /// Moves a parse error's offset by `by` bytes (the header sits after the 8-byte prefix).
@@ -87,35 +238,6 @@ fn shift(e: ParseError, by: u32) -> ParseError {
     ParseError {
         offset: e.offset.saturating_add(by),
         kind: e.kind,
-    }
-}
-
-/// Inflates the raw deflate stream `input` into `hasher`; returns the inflated length, or the
-/// input offset where the stream is broken, truncated, or followed by extra bytes.
-fn inflate_into(mut input: &[u8], hasher: &mut ContentHasher) -> core::result::Result<u64, usize> {
-    let mut state: Box<InflateState> = InflateState::new_boxed(DataFormat::Raw);
-    let mut buf = alloc::vec![0u8; 64 * 1024];
-    let mut consumed = 0usize;
-    let mut total = 0u64;
-    loop {
-        let r = inflate(&mut state, input, &mut buf, MZFlush::None);
-        hasher.update(buf.get(..r.bytes_written).unwrap_or_default());
-        total = total.saturating_add(r.bytes_written as u64);
-        consumed = consumed.saturating_add(r.bytes_consumed);
-        input = input.get(r.bytes_consumed..).unwrap_or_default();
-        match r.status {
-            Ok(MZStatus::StreamEnd) => {
-                return if input.is_empty() {
-                    Ok(total)
-                } else {
-                    Err(consumed)
-                };
-            }
-            Ok(_) if r.bytes_consumed == 0 && r.bytes_written == 0 => return Err(consumed),
-            Ok(_) => {}
-            Err(MZError::Buf) if input.is_empty() => return Err(consumed),
-            Err(_) => return Err(consumed),
-        }
     }
 }
 
@@ -200,6 +322,62 @@ mod tests {
             Err(Error::Checksum { .. })
         ));
         assert!(check_filez(&c, &[]).is_err());
+    }
+
+    #[test]
+    fn streaming_check_accepts_any_split_of_the_object() {
+        for piece in [1, 2, 7, 9, 55] {
+            let mut c = FilezCheck::new(&hello_csum());
+            for chunk in HELLO_FILEZ.chunks(piece) {
+                c.update(chunk).unwrap();
+            }
+            assert_eq!(c.finish(), Ok(()), "pieces of {piece}");
+        }
+        let mut c = FilezCheck::new(&hello_csum());
+        c.update(&HELLO_FILEZ[..50]).unwrap();
+        assert!(matches!(c.finish(), Err(Error::Parse(_))), "truncated");
+    }
+
+    /// `HELLO_FILEZ`'s header with `size` = `n` followed by `payload`.
+    fn with_size(n: u64, payload: &[u8]) -> Vec<u8> {
+        let mut v = HELLO_FILEZ[..48].to_vec();
+        v[8..16].copy_from_slice(&n.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn streaming_check_stops_a_deflate_bomb_at_the_header_size() {
+        // 64 MiB of zeros compress to ~64 KiB; the header promises 100 bytes.
+        let bomb = miniz_oxide::deflate::compress_to_vec(&alloc::vec![0u8; 64 << 20], 6);
+        let obj = with_size(100, &bomb);
+        let mut c = FilezCheck::new(&hello_csum());
+        let r = obj.chunks(4096).try_for_each(|ch| c.update(ch));
+        assert!(matches!(r, Err(Error::Parse(_))), "{r:?}");
+        assert!(c.produced <= 100 + OUT_CHUNK as u64);
+    }
+
+    #[test]
+    fn streaming_check_hashes_a_large_object_in_bounded_pieces() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let obj = with_size(data.len() as u64, &miniz_oxide::deflate::compress_to_vec(&data, 6));
+        // Expected checksum: canonical header of HELLO (user.foo=bar, 0644) + data.
+        let h = FileHeader::parse(&obj[8..48]).unwrap();
+        let mut prefixed = Vec::new();
+        gvariant::emit_content_header(h.uid, h.gid, h.mode, h.target, h.xattrs, &mut prefixed);
+        let mut hasher = ContentHasher::new(&prefixed);
+        hasher.update(&data);
+        let csum = hasher.finish();
+        let mut c = FilezCheck::new(&csum);
+        for chunk in obj.chunks(1000) {
+            c.update(chunk).unwrap();
+        }
+        assert_eq!(c.finish(), Ok(()));
+        // One byte too many promised: refused at the end.
+        let short = with_size(data.len() as u64 + 1, &obj[48..]);
+        let mut c = FilezCheck::new(&csum);
+        c.update(&short).unwrap();
+        assert!(matches!(c.finish(), Err(Error::Parse(_))));
     }
 
     #[test]
