@@ -20,7 +20,8 @@
 #
 # Options:
 #   --disk IMG        boot this disk image once (full console shown), no scenario checks
-#   --append ARGS     extra kernel command line words (for --disk and for every scenario boot)
+#   --append ARGS     extra kernel command line words (for --disk and for every scenario boot;
+#                     ramdisk.trials=N there also sets the trial boots the scenario expects)
 #   --initramfs PATH  use this initramfs instead of building one
 #   --keep            keep the work files under target/qemu/run/qemu-run/ (always kept on failure)
 #   --build-only      build binary + initramfs, print the size report, stop
@@ -63,9 +64,14 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --no-install) INSTALL=0; shift ;;
     --verbose) SHOW=all; shift ;;
-    -h | --help) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
     *) echo "qemu-run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
+done
+# A ramdisk.trials= in --append (which comes last on the command line, so it wins) sets the
+# number of trial boots the scenario expects.
+for w in $APPEND; do
+    case $w in ramdisk.trials=[1-9] | ramdisk.trials=[1-9][0-9]) TRIALS=${w#ramdisk.trials=} ;; esac
 done
 [ -z "$DISK" ] || [ -f "$DISK" ] || { echo "qemu-run.sh: disk image '$DISK' not found" >&2; exit 2; }
 [ -z "$INITRD" ] || [ -f "$INITRD" ] || { echo "qemu-run.sh: initramfs '$INITRD' not found" >&2; exit 2; }
@@ -107,17 +113,17 @@ RAMDISK_BIN=$Q/ramdisk
 SIZE_FAIL=
 build() {
     step "building ramdisk ($TARGET, release) and the initramfs (size-report)"
-    mkdir -p "$Q" "$W/build"
+    mkdir -p "$Q" "$Q/build"
     # Defaults of the demo board: the disk is /dev/vda; the modules init loads, in order.
     printf '# qemu virt board: virtio-blk disk, ext4 root\nroot=vda\nramdisk.modules=%s\n' \
-        "$(echo $MODULES | tr ' ' ,)" >"$W/build/ramdisk.conf"
+        "$(echo $MODULES | tr ' ' ,)" >"$Q/build/ramdisk.conf"
     rm -f "$Q/initramfs.cpio.gz"
     local help
     help=$(cargo run -q --release -p size-report --manifest-path "$ROOT/Cargo.toml" -- --help 2>/dev/null) || help=
     if grep -q -- '--modules' <<<"$help"; then
         # Builds the binary, prints the report (image with and without modules), writes the image.
         cargo run -q --release -p size-report --manifest-path "$ROOT/Cargo.toml" -- \
-            --conf "$W/build/ramdisk.conf" --output "$Q/initramfs.cpio.gz" --modules "$KROOT" $MODULES ||
+            --conf "$Q/build/ramdisk.conf" --output "$Q/initramfs.cpio.gz" --modules "$KROOT" $MODULES ||
             SIZE_FAIL="size-report exited non-zero (a size budget exceeded?)"
         [ -s "$Q/initramfs.cpio.gz" ] || die "size-report wrote no image"
         local bin=$CARGO_TARGET/$TARGET/release/ramdisk
@@ -135,7 +141,7 @@ build() {
 
 # Same layout as size-report (DESIGN.md "Size"), packed by scripts/mkinitramfs.sh.
 fallback_build() {
-    local s=$W/build/stage a
+    local s=$Q/build/stage a
     rm -rf "$s"
     mkdir -p "$s"/{bin,sbin,dev,etc,proc,sys,sysroot,tmp}
     chmod 1777 "$s/tmp"
@@ -145,24 +151,25 @@ fallback_build() {
         ln -s ../bin/ramdisk "$s/sbin/$a"
     done
     ln -s bin/ramdisk "$s/init"
-    cp "$W/build/ramdisk.conf" "$s/etc/ramdisk.conf"
-    "$ROOT/scripts/mkinitramfs.sh" "$W/build/initramfs-nomod.cpio.gz" --stage "$s"
+    cp "$Q/build/ramdisk.conf" "$s/etc/ramdisk.conf"
+    "$ROOT/scripts/mkinitramfs.sh" "$Q/build/initramfs-nomod.cpio.gz" --stage "$s"
     "$ROOT/scripts/mkinitramfs.sh" "$Q/initramfs.cpio.gz" --stage "$s" --modules "$MODULES"
     echo "size report (fallback)"
     printf '%-44s %10s B\n' "ramdisk ($TARGET, stripped)" "$(stat -c %s "$RAMDISK_BIN")"
-    printf '%-44s %10s B\n' "initramfs.cpio.gz without modules" "$(stat -c %s "$W/build/initramfs-nomod.cpio.gz")"
+    printf '%-44s %10s B\n' "initramfs.cpio.gz without modules" "$(stat -c %s "$Q/build/initramfs-nomod.cpio.gz")"
     printf '%-44s %10s B\n' "initramfs.cpio.gz with modules" "$(stat -c %s "$Q/initramfs.cpio.gz")"
 }
 
 # ---------------------------------------------------------------------------------------------
 # 3. Boots
-BOOT_N=0 SUMMARY=() FAILED=0 CUR_LOG=
+SUMMARY=() FAILED=0 CUR_LOG=
 
 # boot NAME "what it shows" [kernel args]: boot the scenario disk, keep its log in $CUR_LOG.
 boot() {
     local name=$1 what=$2 args=${3:-} rc=0
     CUR_LOG=$LOGS/qemu-run-$name.log
     CUR_NAME=$name CUR_WHAT=$what CUR_ERR=
+    rm -f "$CUR_LOG" "$CUR_LOG.time"
     step "$name: $what"
     "$ROOT/scripts/boot.sh" --disk "$W/disk.img" --initramfs "$INITRD" --log "$CUR_LOG" --show "$SHOW" \
         --append "ramdisk.panic=reboot $args $APPEND" | sed -u 's/^/   | /' || rc=$?
@@ -257,6 +264,7 @@ push_v2() {
 }
 
 scenario() {
+    rm -f "$LOGS"/qemu-run-boot*.log* "$LOGS"/qemu-run-disk.log
     make_disk
     local dep1 dep2 i
 
@@ -353,8 +361,6 @@ scenario() {
 install_tools
 eval "$("$ROOT/scripts/fetch-debian-arm64.sh" --print)"
 mkdir -p "$LOGS"
-rm -rf "$W"
-mkdir -p "$W"
 if [ "$BUILD" = 1 ]; then
     build
 elif [ -z "$INITRD" ]; then
@@ -375,5 +381,7 @@ if [ -n "$DISK" ]; then
 fi
 
 [ -x "$RAMDISK_BIN" ] || die "$RAMDISK_BIN missing (the test systems run it): run once without --initramfs"
+rm -rf "$W"
+mkdir -p "$W"
 scenario
 finish

@@ -4,8 +4,9 @@
 #
 # Trees: (a) a generated tree of ~20 000 files of mixed sizes, (b) a Debian arm64 minbase
 # rootfs (debootstrap first stage, device nodes removed). Each is committed with the real
-# ostree. Runs alternate between the two tools; the table gives the median wall time and the
-# median peak RSS (/usr/bin/time -f %M) of RUNS runs each.
+# ostree. Runs alternate between the two tools; the table gives the median wall time, the
+# median CPU time (user + sys: steadier than wall time on a shared machine) and the median
+# peak RSS (/usr/bin/time -f %M) of RUNS runs each.
 #
 # Usage: bench/checkout.sh [RUNS]   (default 5). Needs root, ostree, debootstrap, GNU time.
 # Env: WORK (scratch dir, default /var/tmp/ramdisk-bench), RAMDISK (binary to test; default:
@@ -91,16 +92,18 @@ run() {
             sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
             find "$repo/objects" -type f -exec cat {} + > /dev/null  # warm cache: both read from memory
             if [ $tool = ostree ]; then
-                /usr/bin/time -f '%e %M' -o "$SHM/t" ostree --repo="$repo" checkout bench "$SHM/co"
+                /usr/bin/time -f '%e %M %U %S' -o "$SHM/t" ostree --repo="$repo" checkout bench "$SHM/co"
             else
-                /usr/bin/time -f '%e %M' -o "$SHM/t" "$RAMDISK" ostree --repo="$repo" checkout bench "$SHM/co"
+                /usr/bin/time -f '%e %M %U %S' -o "$SHM/t" "$RAMDISK" ostree --repo="$repo" checkout bench "$SHM/co"
             fi
             tail -1 "$SHM/t" >> "$WORK/$name.$tool"
         done
     done
     for tool in ostree ramdisk; do
-        printf '| %-14s | %6s | %-8s | %8s s | %8s KiB |\n' "$name" "$files" "$tool" \
-            "$(cut -d' ' -f1 "$WORK/$name.$tool" | median)" "$(cut -d' ' -f2 "$WORK/$name.$tool" | median)"
+        printf '| %-10s | %6s | %-8s | %9s s | %9s s | %10s KiB |\n' "$name" "$files" "$tool" \
+            "$(cut -d' ' -f1 "$WORK/$name.$tool" | median)" \
+            "$(awk '{printf "%.2f\n", $3 + $4}' "$WORK/$name.$tool" | median)" \
+            "$(cut -d' ' -f2 "$WORK/$name.$tool" | median)"
     done
 }
 
@@ -112,8 +115,8 @@ if [ -z "${SKIP_DEBIAN:-}" ]; then
 fi
 
 echo "ramdisk: $RAMDISK ($(nproc) cores), $RUNS runs each, checkout into tmpfs"
-echo '| tree           |  files | tool     | median wall | median peak RSS |'
-echo '|----------------|--------|----------|-------------|-----------------|'
+echo '| tree       |  files | tool     | median wall | median CPU (user+sys) | median peak RSS |'
+echo '|------------|--------|----------|-------------|-------------|-----------------|'
 run generated "$WORK/generated.repo"
 [ -z "${SKIP_DEBIAN:-}" ] && run debian "$WORK/debian.repo"
 exit 0

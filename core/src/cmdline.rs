@@ -3,7 +3,10 @@
 //! Keys (DESIGN.md, "init: kernel command line"): `root=` (`/dev/NAME`, `NAME`, `PARTUUID=`,
 //! `LABEL=`, `UUID=`), `mount=` (alias of `root=`), `rootfstype=`, `rootflags=`, `rootwait`,
 //! `rootdelay=`, `init=`, `ramdisk.modules=a,b`, `ostree.ref=`, `ostree.repo=`,
-//! `ramdisk.update=0`, `ramdisk.rollback`, `ramdisk.trials=N`, `ramdisk.panic=reboot`.
+//! `ramdisk.update=0`, `ramdisk.rollback`, `ramdisk.trials=N`, `ramdisk.panic=reboot`,
+//! `ramdisk.keys=PATH` (a file of trusted ed25519 public keys inside the initramfs, added to
+//! `/etc/ostree/trusted.ed25519[.d]`), `ramdisk.allow-downgrade` (deploy a commit older than
+//! the current deployment's).
 //! Every other word (`console=`, `quiet`, …) belongs to someone else and is skipped.
 //!
 //! Word splitting follows the kernel's `next_arg()` (lib/cmdline.c): words split at white space
@@ -76,6 +79,11 @@ pub struct Config {
     /// `ramdisk.trials=`: boots a new deployment gets before it is rolled back; 0 = no trial.
     pub trials: u32,
     pub panic: Panic,
+    /// `ramdisk.keys=`: a key file (base64 ed25519 public keys, one per line) trusted besides
+    /// `/etc/ostree/trusted.ed25519[.d]`; empty = none.
+    pub keys: Value,
+    /// `ramdisk.allow-downgrade`: deploy a commit older than the current deployment's.
+    pub allow_downgrade: bool,
 }
 
 fn value(s: &str) -> Value {
@@ -101,6 +109,8 @@ impl Default for Config {
             rollback: false,
             trials: 3,
             panic: Panic::Wait,
+            keys: Value::new(),
+            allow_downgrade: false,
         }
     }
 }
@@ -145,6 +155,11 @@ impl Config {
             (b"ramdisk.rollback", Some(v)) => {
                 self.rollback = parse_bool(v).ok_or(bad(Malformed::BadValue))?
             }
+            (b"ramdisk.allow-downgrade", None) => self.allow_downgrade = true,
+            (b"ramdisk.allow-downgrade", Some(v)) => {
+                self.allow_downgrade = parse_bool(v).ok_or(bad(Malformed::BadValue))?
+            }
+            (b"ramdisk.keys", Some(v)) => self.keys = text(v).map_err(bad)?,
             (b"ramdisk.update", Some(v)) => {
                 self.update = parse_bool(v).ok_or(bad(Malformed::BadValue))?
             }
@@ -383,6 +398,37 @@ mod tests {
         assert!(c.update && !c.rollback && !c.rootwait);
         assert_eq!(c.panic, Panic::Wait);
         assert_eq!(c.rootfstype.as_str(), "");
+        assert_eq!(c.keys.as_str(), "");
+        assert!(!c.allow_downgrade);
+    }
+
+    #[test]
+    fn parses_key_file_and_allow_downgrade() {
+        let c = cfg("ramdisk.keys=/etc/ramdisk/keys.pub ramdisk.allow-downgrade");
+        assert_eq!(c.keys.as_str(), "/etc/ramdisk/keys.pub");
+        assert!(c.allow_downgrade);
+        assert!(cfg("ramdisk.allow-downgrade=1").allow_downgrade);
+        assert!(!cfg("ramdisk.allow-downgrade ramdisk.allow-downgrade=0").allow_downgrade);
+        // An empty value clears a key file set by /etc/ramdisk.conf.
+        let mut c = Config::default();
+        c.apply(b"ramdisk.keys=/etc/k.pub\n", Source::File).unwrap();
+        c.apply(b"ramdisk.keys=", Source::Cmdline).unwrap();
+        assert_eq!(c.keys.as_str(), "");
+    }
+
+    #[test]
+    fn bad_allow_downgrade_value_keeps_it_off() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.apply(b"ramdisk.allow-downgrade=perhaps", Source::Cmdline),
+            Err(ParseError::at(24, Malformed::BadValue))
+        );
+        assert!(!c.allow_downgrade);
+        assert_eq!(
+            c.apply(b"ramdisk.keys=\xff", Source::Cmdline),
+            Err(ParseError::at(13, Malformed::BadUtf8))
+        );
+        assert_eq!(c, Config::default());
     }
 
     #[test]

@@ -23,4 +23,7 @@ pub mod sign;
 pub mod switch_root;
 pub mod ostree_write;
 
+#[cfg(test)]
+mod fuzz_regressions;
+
 pub use error::{Error, ParseError, Malformed};

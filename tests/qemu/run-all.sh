@@ -35,20 +35,27 @@ if [ "$BUILD" = 1 ]; then
     echo "== build (./qemu-run.sh --build-only)"
     if ! "$ROOT/qemu-run.sh" --build-only >"$LOGS/build.out" 2>&1; then
         tail -n 30 "$LOGS/build.out"
-        echo "qemu: build: FAIL (see $LOGS/build.out)"
-        exit 1
+        results+=("qemu: build: FAIL (see $LOGS/build.out)")
+        failed=1
+        BUILD=failed
     fi
     # The image part of the size report (the whole report: $LOGS/build.out).
-    if grep -q '^initramfs' "$LOGS/build.out"; then
-        sed -n '/^initramfs/,$p' "$LOGS/build.out"
-    else
-        cat "$LOGS/build.out"
+    if [ "$BUILD" != failed ]; then
+        if grep -q '^initramfs' "$LOGS/build.out"; then
+            sed -n '/^initramfs/,$p' "$LOGS/build.out"
+        else
+            cat "$LOGS/build.out"
+        fi
     fi
 fi
 
 for s in smoke update-rollback dropin corrupt; do
     echo "== $s"
     out=$LOGS/$s.out
+    if [ "$BUILD" = failed ] && [ "$s" != smoke ]; then
+        results+=("qemu: $s: FAIL (not run: the build failed)")
+        continue
+    fi
     case $s in
     update-rollback)
         "$ROOT/qemu-run.sh" --no-build >"$out" 2>&1

@@ -145,9 +145,10 @@ fn http_server(dir: &Path, log: &Path) -> Server {
 }
 
 /// A server for `dir` that misbehaves: `drop` answers nothing, `cut SUBSTR` sends half the body
-/// of matching paths (with the full Content-Length), `budget N` stops after N body bytes in all.
+/// of matching paths (with the full Content-Length), `budget N` stops after N body bytes in all,
+/// `stall SUBSTR` sends half the body of matching paths and then nothing for a minute.
 const FAULT_PY: &str = r#"
-import sys, os, threading, http.server, socketserver
+import sys, os, threading, time, http.server, socketserver
 root, mode, arg = sys.argv[1], sys.argv[2], sys.argv[3]
 lock = threading.Lock(); sent = [0]
 class H(http.server.BaseHTTPRequestHandler):
@@ -167,7 +168,9 @@ class H(http.server.BaseHTTPRequestHandler):
                 if left <= 0: self.close_connection = True; return
                 n = min(n, left); sent[0] += n
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        if mode == "stall" and arg in self.path: n = len(body) // 2
         self.wfile.write(body[:n])
+        if mode == "stall" and n < len(body): self.wfile.flush(); time.sleep(60)
         if n < len(body): self.wfile.flush(); self.close_connection = True
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer): daemon_threads = True
 s = S(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
@@ -440,6 +443,17 @@ fn remote_add_list_delete_write_what_ostree_writes() {
         &["add", "--if-not-exists", "o2", "http://other"],
         &["delete", "origin"],
         &["add", "--no-gpg-verify", "z.last-1", "http://z"],
+        &[
+            "add",
+            "--set=sign-verify=true",
+            "--set=verification-ed25519-key=abc=",
+            "--set=k=a\\b c",
+            "--set=k= second",
+            "s1",
+            "http://s",
+            "main",
+        ],
+        &["delete", "s1"],
     ];
     for s in steps {
         let mut a = vec!["ostree", r.as_str(), "remote"];
@@ -873,5 +887,441 @@ fn default_build_has_no_network_code() {
                 "the check finds nothing even in the pull build"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded memory and leftovers of interrupted pulls (full build)
+
+/// A tree holding one `mib` MiB file of random bytes (incompressible) and a small file.
+fn big_tree(dir: &Path, mib: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    sh(&format!(
+        "head -c {} /dev/urandom > {}/big",
+        u64::from(mib) << 20,
+        p(dir)
+    ));
+    std::fs::write(dir.join("small"), b"small\n").unwrap();
+}
+
+#[test]
+fn pull_of_a_50_mib_file_keeps_peak_rss_under_16_mib() {
+    let Some(bin) = need_pull() else { return };
+    let runner = std::env::var_os("RAMDISK_RUNNER").is_some_and(|r| !r.is_empty());
+    if skip_unless(
+        !runner,
+        "under an emulator the RSS measured is the emulator's",
+    ) || skip_unless(
+        Path::new("/usr/bin/time").exists(),
+        "/usr/bin/time (GNU time) missing",
+    ) {
+        return;
+    }
+    let t = TempDir::new("pull-rss");
+    big_tree(&t.path().join("tree"), 50);
+    commit(&t.path().join("src"), &t.path().join("tree"), "big", true);
+    let server = http_server(&t.path().join("src"), &t.path().join("server.log"));
+    let ours = t.path().join("ours");
+    rd_repo(&bin, &ours, server.port);
+    let r = format!("--repo={}", p(&ours));
+    let o = ok(
+        run(Command::new("/usr/bin/time")
+            .args(["-f", "maxrss=%M"])
+            .arg(&bin)
+            .args(["ostree", &r, "pull", "origin:main"])),
+        "pull under /usr/bin/time",
+    );
+    let err = stderr(&o);
+    let kib: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .unwrap_or_else(|| panic!("no maxrss line: {err}"))
+        .trim()
+        .parse()
+        .unwrap();
+    eprintln!("peak RSS of a pull with a 50 MiB file: {kib} KiB");
+    assert!(kib < 16 * 1024, "peak RSS {kib} KiB >= 16 MiB");
+    fsck(&ours);
+    sh(&format!(
+        "ostree checkout --repo={} origin:main {} && cmp {}/big {}/big",
+        p(&ours),
+        p(&t.path().join("co")),
+        p(&t.path().join("tree")),
+        p(&t.path().join("co"))
+    ));
+}
+
+/// Names in `repo/tmp` that this tool's temporary files have.
+fn leftovers(repo: &Path) -> Vec<String> {
+    std::fs::read_dir(repo.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".tmp-ramdisk-"))
+        .collect()
+}
+
+#[test]
+fn next_pull_removes_temporary_files_left_by_a_killed_pull() {
+    let Some(bin) = need_pull() else { return };
+    let t = TempDir::new("pull-tmpclean");
+    big_tree(&t.path().join("tree"), 4);
+    commit(&t.path().join("src"), &t.path().join("tree"), "big", true);
+    let src = t.path().join("src");
+    let stall = fault_server(&src, "stall", ".filez");
+    let ours = t.path().join("ours");
+    rd_repo(&bin, &ours, stall.port);
+    // ostree's own files in tmp/ are not ours to remove.
+    std::fs::write(ours.join("tmp/ostree-owned"), b"x").unwrap();
+    let r = format!("--repo={}", p(&ours));
+    let mut child = rd(&bin, &["ostree", &r, "pull", "origin:main"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until a content object is half written to its temporary file, then kill the pull.
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let written = leftovers(&ours)
+            .iter()
+            .any(|n| std::fs::metadata(ours.join("tmp").join(n)).is_ok_and(|m| m.len() > 0));
+        if written {
+            break;
+        }
+        assert!(Instant::now() < until, "no temporary file appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stall);
+    assert!(!leftovers(&ours).is_empty());
+    fsck(&ours);
+    // The next pull (from a server that works) removes them and completes.
+    let server = http_server(&src, &t.path().join("server.log"));
+    ok(
+        run(&mut rd(&bin, &["ostree", &r, "remote", "delete", "origin"])),
+        "delete",
+    );
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    ok(
+        run(&mut rd(
+            &bin,
+            &[
+                "ostree",
+                &r,
+                "remote",
+                "add",
+                "--no-gpg-verify",
+                "origin",
+                &url,
+            ],
+        )),
+        "add",
+    );
+    ok(
+        rd_pull(&bin, &ours, &["origin:main"]),
+        "pull after the kill",
+    );
+    assert_eq!(leftovers(&ours), Vec::<String>::new());
+    assert!(ours.join("tmp/ostree-owned").exists());
+    assert_eq!(objects(&ours), objects(&src));
+    fsck(&ours);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signature verification at pull (full build)
+
+/// A signing key: its public half (base64) and how to sign with it.
+struct Key {
+    public: String,
+    /// `ramdisk ostree keygen`'s secret key (base64), or an openssl PEM file.
+    secret: Secret,
+}
+
+enum Secret {
+    Ramdisk(String),
+    Pem(PathBuf),
+}
+
+/// A new key pair: from `ramdisk ostree keygen` when the binary offers it, else from
+/// `openssl genpkey -algorithm ed25519` (an independent implementation).
+fn keygen(bin: &Path, dir: &Path, name: &str) -> Key {
+    let o = run(&mut rd(bin, &["ostree", "keygen"]));
+    if o.status.success() {
+        let out = stdout(&o);
+        let mut l = out.lines();
+        let secret = Secret::Ramdisk(l.next().unwrap().to_string());
+        let public = l.next().unwrap().to_string();
+        return Key { public, secret };
+    }
+    let pem = dir.join(format!("{name}.pem"));
+    sh(&format!(
+        "openssl genpkey -algorithm ed25519 -out {}",
+        p(&pem)
+    ));
+    let public = stdout(&sh(&format!(
+        "openssl pkey -in {} -pubout -outform DER | tail -c 32 | base64 -w0",
+        p(&pem)
+    )))
+    .trim()
+    .to_string();
+    Key {
+        public,
+        secret: Secret::Pem(pem),
+    }
+}
+
+/// The detached metadata `a{sv}` {'ostree.sign.ed25519': <[sig]>} with one 64-byte signature,
+/// serialized by hand (ostree-format.md §2; normal form, 1-byte offsets).
+fn commitmeta_with(sig: &[u8]) -> Vec<u8> {
+    assert_eq!(sig.len(), 64);
+    let mut entry = b"ostree.sign.ed25519\0".to_vec(); // key, ends at 20
+    entry.resize(24, 0); // the variant is 8-aligned
+    entry.extend_from_slice(sig); // aay: one 64-byte element
+    entry.push(64); // its end offset
+    entry.extend_from_slice(b"\0aay"); // variant type
+    entry.push(20); // dict entry: end of the key
+    let mut dict = entry.clone();
+    dict.push(entry.len() as u8); // array: end of the one element
+    dict
+}
+
+/// Signs `commit` in `repo` with `key`: `ramdisk ostree sign`, or openssl plus a hand-made
+/// `.commitmeta`.
+fn sign(bin: &Path, repo: &Path, commit: &str, key: &Key) {
+    match &key.secret {
+        Secret::Ramdisk(secret) => {
+            let r = format!("--repo={}", p(repo));
+            ok(
+                run(&mut rd(bin, &["ostree", &r, "sign", commit, secret])),
+                "ostree sign",
+            );
+        }
+        Secret::Pem(pem) => {
+            let obj = repo.join(format!("objects/{}/{}", &commit[..2], &commit[2..]));
+            let sig = repo.join("sig.bin");
+            sh(&format!(
+                "openssl pkeyutl -sign -inkey {} -rawin -in {}.commit -out {}",
+                p(pem),
+                p(&obj),
+                p(&sig)
+            ));
+            let sig = std::fs::read(&sig).unwrap();
+            std::fs::write(format!("{}.commitmeta", p(&obj)), commitmeta_with(&sig)).unwrap();
+        }
+    }
+}
+
+/// A fresh archive repo by ramdisk with remote `origin` → `port`, `sign-verify=true` and `set`.
+fn rd_signed_repo(bin: &Path, repo: &Path, port: u16, set: &[String]) {
+    let r = format!("--repo={}", p(repo));
+    ok(
+        run(&mut rd(bin, &["ostree", &r, "init", "--mode=archive"])),
+        "init",
+    );
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut a = vec![
+        "ostree",
+        r.as_str(),
+        "remote",
+        "add",
+        "--set=sign-verify=true",
+    ];
+    a.extend(set.iter().map(String::as_str));
+    a.extend(["origin", url.as_str()]);
+    ok(run(&mut rd(bin, &a)), "remote add --set");
+}
+
+/// Asserts that a refused pull left nothing: no object, no partial marker, no ref; fsck-clean.
+fn assert_nothing_stored(repo: &Path) {
+    assert_eq!(objects(repo), Vec::<String>::new());
+    assert!(std::fs::read_dir(repo.join("state"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert!(!repo.join("refs/remotes/origin/main").exists());
+    fsck(repo);
+}
+
+#[test]
+fn signed_commit_pulls_with_the_right_key_and_is_refused_otherwise() {
+    let Some(bin) = need_pull() else { return };
+    let f = Fixture::new("pull-sign", 12, true);
+    let key = keygen(&bin, f.tmp.path(), "k1");
+    let other = keygen(&bin, f.tmp.path(), "k2").public;
+    let public = key.public.clone();
+    sign(&bin, &f.path("src"), &f.commit, &key);
+    let short = &f.commit;
+
+    // The right key, inline: pulled, with its commitmeta.
+    let good = f.path("good");
+    rd_signed_repo(
+        &bin,
+        &good,
+        f.server.port,
+        &[format!("--set=verification-ed25519-key={public}")],
+    );
+    let cfg = std::fs::read_to_string(good.join("config")).unwrap();
+    assert!(
+        cfg.ends_with(&format!(
+            "url=http://127.0.0.1:{}/\nsign-verify=true\nverification-ed25519-key={public}\n",
+            f.server.port
+        )),
+        "{cfg}"
+    );
+    ok(rd_pull(&bin, &good, &["origin:main"]), "signed pull");
+    assert_eq!(objects(&good), objects(&f.path("src")));
+    assert!(objects(&good).iter().any(|o| o.ends_with(".commitmeta")));
+    fsck(&good);
+    // A second pull checks the stored signature again and fetches nothing.
+    let o = ok(rd_pull(&bin, &good, &["origin:main"]), "signed pull again");
+    assert_eq!(fetched_count(&o), 0);
+
+    // The right key from a file.
+    let keyfile = f.path("trusted.ed25519");
+    std::fs::write(&keyfile, format!("{public}\n")).unwrap();
+    let viafile = f.path("viafile");
+    rd_signed_repo(
+        &bin,
+        &viafile,
+        f.server.port,
+        &[format!("--set=verification-ed25519-file={}", p(&keyfile))],
+    );
+    ok(
+        rd_pull(&bin, &viafile, &["origin:main"]),
+        "pull with key file",
+    );
+    fsck(&viafile);
+
+    // Another key: refused, nothing stored.
+    let wrong = f.path("wrong");
+    rd_signed_repo(
+        &bin,
+        &wrong,
+        f.server.port,
+        &[format!("--set=verification-ed25519-key={other}")],
+    );
+    let o = rd_pull(&bin, &wrong, &["origin:main"]);
+    assert_eq!(
+        stderr(&o),
+        format!("ostree: pull: commit {short}: refused: no valid signature from a trusted key\n")
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_nothing_stored(&wrong);
+
+    // A key file that is not one: named with its line.
+    std::fs::write(f.path("bad.ed25519"), "not-base64\n").unwrap();
+    let badkey = f.path("badkey");
+    rd_signed_repo(
+        &bin,
+        &badkey,
+        f.server.port,
+        &[format!(
+            "--set=verification-ed25519-file={}",
+            p(&f.path("bad.ed25519"))
+        )],
+    );
+    assert_pull_error(
+        &rd_pull(&bin, &badkey, &["origin:main"]),
+        "bad.ed25519' line 1: ",
+    );
+    assert_nothing_stored(&badkey);
+}
+
+#[test]
+fn unsigned_commit_is_refused_when_sign_verify_is_set() {
+    let Some(bin) = need_pull() else { return };
+    let f = Fixture::new("pull-unsigned", 8, false);
+    let public = keygen(&bin, f.tmp.path(), "k").public;
+    let ours = f.path("ours");
+    rd_signed_repo(
+        &bin,
+        &ours,
+        f.server.port,
+        &[format!("--set=verification-ed25519-key={public}")],
+    );
+    let o = rd_pull(&bin, &ours, &["origin:main"]);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "ostree: pull: commit {}: refused: commit is not signed\n",
+            f.commit
+        )
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_nothing_stored(&ours);
+    // sign-verify=false pulls it.
+    let off = f.path("off");
+    rd_repo(&bin, &off, f.server.port);
+    let cfg = off.join("config");
+    let text = std::fs::read_to_string(&cfg).unwrap() + "sign-verify=false\n";
+    std::fs::write(&cfg, text).unwrap();
+    ok(rd_pull(&bin, &off, &["origin:main"]), "sign-verify=false");
+    fsck(&off);
+}
+
+#[test]
+fn system_keys_verify_and_revoked_key_is_refused() {
+    let Some(bin) = need_pull() else { return };
+    if skip_unless(
+        tests::can_unshare_mounts(),
+        "needs unshare -m to put test keys on /etc/ostree",
+    ) {
+        return;
+    }
+    let f = Fixture::new("pull-revoked", 8, true);
+    let key = keygen(&bin, f.tmp.path(), "k");
+    let public = key.public.clone();
+    sign(&bin, &f.path("src"), &f.commit, &key);
+    for name in ["sys", "revoked", "explicit", "nokeys"] {
+        let extra: Vec<String> = if name == "explicit" {
+            vec![format!("--set=verification-ed25519-key={public}")]
+        } else {
+            Vec::new()
+        };
+        rd_signed_repo(&bin, &f.path(name), f.server.port, &extra);
+    }
+    let runner = std::env::var("RAMDISK_RUNNER").unwrap_or_default();
+    // /usr/share/ostree is hidden too so that only the keys written here count.
+    let script = format!(
+        r#"
+        mount -t tmpfs none /etc/ostree; mount -t tmpfs none /usr/share/ostree
+        pull() {{ {runner} {bin} ostree --repo={dir}/$1 pull origin:main; }}
+        echo '{public}' > /etc/ostree/trusted.ed25519
+        pull sys
+        echo '{public}' > /etc/ostree/revoked.ed25519
+        if pull revoked 2> {dir}/revoked.err; then exit 10; fi
+        if pull explicit 2> {dir}/explicit.err; then exit 11; fi
+        rm /etc/ostree/revoked.ed25519 /etc/ostree/trusted.ed25519
+        if pull nokeys 2> {dir}/nokeys.err; then exit 12; fi
+        "#,
+        bin = p(&bin),
+        dir = p(f.tmp.path()),
+    );
+    ok(
+        run(Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-euc"])
+            .arg(&script)),
+        "pulls in a mount namespace",
+    );
+    fsck(&f.path("sys"));
+    assert_eq!(objects(&f.path("sys")), objects(&f.path("src")));
+    let refused = format!(
+        "ostree: pull: commit {}: refused: signed only by a revoked key\n",
+        f.commit
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.path("revoked.err")).unwrap(),
+        refused
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.path("explicit.err")).unwrap(),
+        refused
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.path("nokeys.err")).unwrap(),
+        "ostree: pull: remote 'origin': sign-verify is set but no trusted ed25519 key is configured\n"
+    );
+    for name in ["revoked", "explicit", "nokeys"] {
+        assert_nothing_stored(&f.path(name));
     }
 }

@@ -153,10 +153,10 @@ fn apply(root: &mut Node, op: &Op) -> Result<()> {
     Ok(())
 }
 
-/// The fake repository: refs, partial commits, and each commit's files.
 /// A commit's files: (name, content).
 pub type Files = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// The fake repository: refs, partial commits, each commit's files, timestamp and signature.
 #[derive(Clone, Debug, Default)]
 pub struct Repo {
     pub refs: BTreeMap<String, Commit>,
@@ -164,6 +164,14 @@ pub struct Repo {
     pub trees: BTreeMap<Commit, Files>,
     /// A checkout fails verification after this many files.
     pub corrupt_after: Option<usize>,
+    /// Commit timestamps; a commit without one cannot be read.
+    pub timestamps: BTreeMap<Commit, u64>,
+    /// Trusted keys are installed.
+    pub keys: bool,
+    /// What verifying each commit's signature gives; absent = unsigned.
+    pub signatures: BTreeMap<Commit, Result<()>>,
+    /// Setuid files in every commit (stripped from an untrusted checkout).
+    pub privileged: u64,
 }
 
 pub struct MemFs {
@@ -176,6 +184,8 @@ pub struct MemFs {
     pub repo: Repo,
     /// Mutating operations that ran.
     pub count: usize,
+    /// Every checkout started: the commit and whether it was trusted.
+    pub checkouts: Vec<(Commit, bool)>,
 }
 
 const CRASH: Error = Error::State("power cut");
@@ -192,6 +202,7 @@ impl MemFs {
             crashed: false,
             repo,
             count: 0,
+            checkouts: Vec::new(),
         }
     }
 
@@ -327,12 +338,36 @@ impl Ops for MemFs {
         Ok(self.repo.partial.contains(commit))
     }
 
+    fn has_keys(&mut self) -> bool {
+        self.repo.keys
+    }
+
+    fn verify(&mut self, commit: &Commit) -> Result<()> {
+        self.alive()?;
+        self.repo
+            .signatures
+            .get(commit)
+            .copied()
+            .unwrap_or(Err(crate::sign::UNSIGNED))
+    }
+
+    fn timestamp(&mut self, commit: &Commit) -> Result<u64> {
+        self.alive()?;
+        self.repo
+            .timestamps
+            .get(commit)
+            .copied()
+            .ok_or(Error::sys("openat", Errno::NOENT))
+    }
+
     fn checkout(
         &mut self,
         commit: &Commit,
         name: &[u8],
+        trusted: bool,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<()> {
+    ) -> Result<u64> {
+        self.checkouts.push((*commit, trusted));
         let files = self
             .repo
             .trees
@@ -354,6 +389,6 @@ impl Ops for MemFs {
                 total,
             });
         }
-        Ok(())
+        Ok(if trusted { 0 } else { self.repo.privileged })
     }
 }

@@ -9,7 +9,14 @@
 //! previous -> deploy/<c>.<n>       rollback target
 //! state/trial                      "<deployment> <boots left>" for an unconfirmed deployment
 //! state/failed                     "<deployment>" last rolled back: its commit is not redeployed
+//! state/<deployment>.timestamp     its commit's timestamp (anti-rollback; the repository may
+//!                                  have pruned the commit since)
 //! ```
+//! Trust (reliability.md §3 item 7, §4 points 3–4): when trusted ed25519 keys are installed
+//! ([`Ops::has_keys`]), only a commit whose signature verifies is deployed, and only such a
+//! commit's setuid/setgid bits and file capabilities are checked out. A commit older than the
+//! current deployment's is refused unless `allow_downgrade`; `rollback` stays the explicit way
+//! back. A refused commit leaves everything as it was ([`Event::Refused`]).
 //! Invariant: at every instant, and so after a power cut between any two operations, `current`
 //! is absent (factory board) or names a complete tree — the old one or the new one. Every name
 //! holding `.tmp` is garbage and removed on the next run (reliability.md §0, §2).
@@ -96,13 +103,27 @@ pub trait Ops {
     fn resolve(&mut self, rev: &str) -> Result<Commit>;
     /// True when the repository marks `commit` partial (`state/<commit>.commitpartial`).
     fn is_partial(&mut self, commit: &Commit) -> Result<bool>;
+    /// True when trusted signing keys are installed: a commit is then deployed only when
+    /// [`Ops::verify`] accepts it.
+    fn has_keys(&mut self) -> bool;
+    /// Checks the ed25519 signatures of `commit` against the installed keys (reliability.md §4).
+    ///
+    /// # Errors
+    /// [`crate::sign::UNSIGNED`], [`crate::sign::NO_VALID_SIGNATURE`], [`crate::sign::REVOKED`],
+    /// or why the commit or its detached metadata could not be read.
+    fn verify(&mut self, commit: &Commit) -> Result<()>;
+    /// The timestamp of `commit` (seconds since the epoch, from the verified commit object).
+    fn timestamp(&mut self, commit: &Commit) -> Result<u64>;
     /// Checks `commit` out, verifying every object, into the new directory `deploy/name`.
+    /// Setuid/setgid bits and file capabilities are kept only when `trusted` (the commit's
+    /// signature verified), else stripped. Returns the number of files stripped so.
     fn checkout(
         &mut self,
         commit: &Commit,
         name: &[u8],
+        trusted: bool,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<()>;
+    ) -> Result<u64>;
 }
 
 /// A step that failed: what was being done, on which name, and why.
@@ -148,7 +169,31 @@ fn push_hex(out: &mut NameBuf, bytes: &[u8]) {
 }
 
 fn push_u32(out: &mut NameBuf, n: u32) {
-    let mut digits = [0u8; 10];
+    push_u64(out, u64::from(n));
+}
+
+/// Parses a decimal `u32` without sign or leading zeros (`0` itself is fine).
+fn parse_u32(s: &[u8]) -> Option<u32> {
+    u32::try_from(parse_u64(s)?).ok()
+}
+
+/// Parses a decimal `u64` without sign or leading zeros (`0` itself is fine).
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || (s.len() > 1 && s.first() == Some(&b'0')) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(n)
+}
+
+fn push_u64(out: &mut NameBuf, n: u64) {
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;
     loop {
@@ -162,21 +207,6 @@ fn push_u32(out: &mut NameBuf, n: u32) {
         }
     }
     let _ = out.extend_from_slice(digits.get(i..).unwrap_or(&[]));
-}
-
-/// Parses a decimal `u32` without sign or leading zeros (`0` itself is fine).
-fn parse_u32(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || s.len() > 10 || (s.len() > 1 && s.first() == Some(&b'0')) {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u32::from(c - b'0'))?;
-    }
-    Some(n)
 }
 
 /// Parses 64 lowercase hex digits.
@@ -229,6 +259,34 @@ impl Deployment {
         let _ = out.extend_from_slice(&self.name());
         out
     }
+
+    /// `<hex>.<serial>.timestamp`: its file in `state/` (+ `.tmp` while it is written).
+    pub fn timestamp_name(&self, tmp: bool) -> NameBuf {
+        let mut out = self.name();
+        let _ = out.extend_from_slice(TIMESTAMP_SUFFIX);
+        if tmp {
+            let _ = out.extend_from_slice(b".tmp");
+        }
+        out
+    }
+
+    /// Parses a `state/` file name `<hex>.<serial>.timestamp`.
+    pub fn from_timestamp_name(name: &[u8]) -> Option<Self> {
+        Self::parse(name.strip_suffix(TIMESTAMP_SUFFIX)?)
+    }
+}
+
+const TIMESTAMP_SUFFIX: &[u8] = b".timestamp";
+
+/// The timestamp of deployment `d`'s commit: `state/<d>.timestamp`, written when it was
+/// deployed, else the commit in the repository; `None` when neither is readable.
+pub fn deployed_timestamp(ops: &mut dyn Ops, d: &Deployment) -> Option<u64> {
+    if let Ok(Some(b)) = ops.read_file(Dir::State, &d.timestamp_name(false)) {
+        if let Some(t) = parse_u64(b.strip_suffix(b"\n").unwrap_or(&b)) {
+            return Some(t);
+        }
+    }
+    ops.timestamp(&d.commit).ok()
 }
 
 /// True for a name only an interrupted run leaves behind (`*.tmp`, `*.tmp-*`).
@@ -353,10 +411,18 @@ pub enum Event<'a> {
     UpToDate(&'a Deployment),
     /// The ref names the commit that was rolled back from; it is not deployed again.
     NotRedeploying(&'a Commit),
+    /// The ref's commit is refused: its signature does not verify with the installed keys
+    /// ([`crate::sign::UNSIGNED`], [`crate::sign::NO_VALID_SIGNATURE`],
+    /// [`crate::sign::REVOKED`], or why it could not be checked), or it is older than the
+    /// current deployment ([`crate::sign::DOWNGRADE`]). Nothing changed.
+    Refused(&'a Commit, Error),
     /// A checkout of `commit` starts.
     Deploying(&'a Commit),
     /// Checkout progress.
     Progress(Progress),
+    /// The commit is not signed (no keys installed): `files` lost their setuid/setgid bits or
+    /// file capabilities in the checkout.
+    Stripped(&'a Commit, u64),
     /// `current` now names the new deployment (durable).
     Deployed(&'a Deployment),
     /// `current` is on trial with `left` more boots after this one.
@@ -406,12 +472,7 @@ fn replace_link(
 }
 
 /// Replaces `state/name` by a file holding `data`: write + fsync `name.tmp`, rename over.
-fn replace_file(
-    ops: &mut dyn Ops,
-    name: &'static [u8],
-    tmp: &'static [u8],
-    data: &[u8],
-) -> Result<(), Failed> {
+fn replace_file(ops: &mut dyn Ops, name: &[u8], tmp: &[u8], data: &[u8]) -> Result<(), Failed> {
     step(ops.make_dir(Dir::State), "can't create", Dir::Top, b"state")?;
     step(
         ops.write_file(Dir::State, tmp, data),
@@ -471,7 +532,9 @@ pub fn collect_garbage(ops: &mut dyn Ops, booted: Option<&Deployment>, report: R
         };
         for name in names {
             let garbage = is_leftover(&name)
-                || (dir == Dir::Deploy && Deployment::parse(&name).is_some_and(|d| !keep(&d)));
+                || (dir == Dir::Deploy && Deployment::parse(&name).is_some_and(|d| !keep(&d)))
+                || (dir == Dir::State
+                    && Deployment::from_timestamp_name(&name).is_some_and(|d| !keep(&d)));
             if !garbage {
                 continue;
             }
@@ -502,6 +565,8 @@ pub struct UpdateOptions<'a> {
     pub force: bool,
     /// Distinguishes the in-progress checkout's name (`.tmp-<tag>`).
     pub tag: u32,
+    /// Deploy a commit older than the current deployment's (`ramdisk.allow-downgrade`).
+    pub allow_downgrade: bool,
 }
 
 /// What [`update`] did.
@@ -511,6 +576,8 @@ pub enum Updated {
     UpToDate(Deployment),
     /// The ref's commit was rolled back from; not deployed again (without `force`).
     RolledBackBefore(Commit),
+    /// The ref's commit is not deployed: why (see [`Event::Refused`]).
+    Refused(Commit, Error),
     /// `current` now names this new deployment.
     Deployed(Deployment),
 }
@@ -551,6 +618,14 @@ pub fn update(
         report(Event::NotRedeploying(&commit));
         return Ok(Updated::RolledBackBefore(commit));
     }
+    let checked = match admit(ops, &commit, &state, opts.allow_downgrade) {
+        Ok(c) => c,
+        Err(Admit::Refused(e)) => {
+            report(Event::Refused(&commit, e));
+            return Ok(Updated::Refused(commit, e));
+        }
+        Err(Admit::Failed(e)) => return Err(Failed::new("can't load commit", None, rev, e)),
+    };
     // The rollback target stays the last confirmed deployment: an unconfirmed `current` is
     // not one, the running system (when it is not on trial) is.
     let rollback_to = match (state.current, opts.booted) {
@@ -560,7 +635,7 @@ pub fn update(
     };
     // `previous` is rewritten only when it changes.
     let new_previous = rollback_to.filter(|p| Some(*p) != state.previous);
-    let r = deploy_new(ops, &commit, new_previous, opts, report);
+    let r = deploy_new(ops, &commit, checked, new_previous, opts, report);
     if r.is_err() {
         // Best effort: the next run removes whatever is left.
         collect_garbage(ops, opts.booted.as_ref(), report);
@@ -568,9 +643,44 @@ pub fn update(
     r
 }
 
+/// Why [`admit`] did not let a commit through.
+enum Admit {
+    /// Policy: bad signature or a downgrade.
+    Refused(Error),
+    /// The commit could not be read.
+    Failed(Error),
+}
+
+/// A commit [`admit`] let through.
+#[derive(Clone, Copy)]
+struct Admitted {
+    /// Its signature verified with an installed key.
+    trusted: bool,
+    timestamp: u64,
+}
+
+/// The trust policy, before anything is written: with keys installed the signature must verify;
+/// the commit must not be older than `current`'s unless `allow_downgrade`.
+fn admit(
+    ops: &mut dyn Ops,
+    commit: &Commit,
+    state: &State,
+    allow_downgrade: bool,
+) -> Result<Admitted, Admit> {
+    let trusted = ops.has_keys();
+    if trusted {
+        ops.verify(commit).map_err(Admit::Refused)?;
+    }
+    let timestamp = ops.timestamp(commit).map_err(Admit::Failed)?;
+    let current = state.current.and_then(|d| deployed_timestamp(ops, &d));
+    crate::sign::check_rollback(timestamp, current, allow_downgrade).map_err(Admit::Refused)?;
+    Ok(Admitted { trusted, timestamp })
+}
+
 fn deploy_new(
     ops: &mut dyn Ops,
     commit: &Commit,
+    checked: Admitted,
     new_previous: Option<Deployment>,
     opts: &UpdateOptions<'_>,
     report: Report<'_>,
@@ -600,12 +710,17 @@ fn deploy_new(
 
     // 1. The tree under a garbage name: a crash leaves only a leftover.
     report(Event::Deploying(commit));
-    step(
-        ops.checkout(commit, &tmp, &mut |p| report(Event::Progress(p))),
+    let stripped = step(
+        ops.checkout(commit, &tmp, checked.trusted, &mut |p| {
+            report(Event::Progress(p))
+        }),
         "can't check out",
         Dir::Deploy,
         &tmp,
     )?;
+    if stripped > 0 {
+        report(Event::Stripped(commit, stripped));
+    }
     // 2. File data durable before the tree gets its final name (delalloc: a rename can
     //    reach the disk before the data it names).
     syncfs(ops)?;
@@ -620,6 +735,16 @@ fn deploy_new(
     if let Some(prev) = new_previous {
         replace_link(ops, b"previous", b"previous.tmp", &prev.link_target())?;
     }
+    // The commit's timestamp, for the anti-rollback check of later updates.
+    let mut ts = NameBuf::new();
+    push_u64(&mut ts, checked.timestamp);
+    let _ = ts.push(b'\n');
+    replace_file(
+        ops,
+        &new.timestamp_name(false),
+        &new.timestamp_name(true),
+        &ts,
+    )?;
     if opts.trials > 0 {
         replace_file(ops, b"trial", b"trial.tmp", &trial_bytes(&new, opts.trials))?;
     } else {
@@ -742,6 +867,8 @@ pub struct BootOptions<'a> {
     pub rollback: bool,
     pub trials: u32,
     pub tag: u32,
+    /// `ramdisk.allow-downgrade`.
+    pub allow_downgrade: bool,
 }
 
 /// What `init` switches into.
@@ -772,6 +899,7 @@ pub fn boot(ops: &mut dyn Ops, opts: &BootOptions<'_>, report: Report<'_>) -> Bo
             booted: None,
             force: false,
             tag: opts.tag,
+            allow_downgrade: opts.allow_downgrade,
         };
         if let Err(f) = update(ops, &u, report) {
             report(Event::Failed(&f));

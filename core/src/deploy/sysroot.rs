@@ -23,14 +23,23 @@ pub trait Source {
     fn resolve(&mut self, rev: &str) -> Result<Commit>;
     /// True when the repository marks `commit` partial.
     fn is_partial(&mut self, commit: &Commit) -> Result<bool>;
-    /// Checks `commit` out into the new directory `name` in `dir`, verifying every object.
+    /// As [`Ops::has_keys`].
+    fn has_keys(&mut self) -> bool;
+    /// As [`Ops::verify`].
+    fn verify(&mut self, commit: &Commit) -> Result<()>;
+    /// As [`Ops::timestamp`].
+    fn timestamp(&mut self, commit: &Commit) -> Result<u64>;
+    /// Checks `commit` out into the new directory `name` in `dir`, verifying every object;
+    /// setuid/setgid bits and file capabilities only when `trusted`. Returns the number of
+    /// files stripped of them.
     fn checkout(
         &mut self,
         commit: &Commit,
         dir: BorrowedFd<'_>,
         name: Name<'_>,
+        trusted: bool,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<()>;
+    ) -> Result<u64>;
 }
 
 /// `ostree/` of a mounted root partition, plus the repository to deploy from.
@@ -258,19 +267,32 @@ impl<S: Source> Ops for Sysroot<S> {
         self.source.is_partial(commit)
     }
 
+    fn has_keys(&mut self) -> bool {
+        self.source.has_keys()
+    }
+
+    fn verify(&mut self, commit: &Commit) -> Result<()> {
+        self.source.verify(commit)
+    }
+
+    fn timestamp(&mut self, commit: &Commit) -> Result<u64> {
+        self.source.timestamp(commit)
+    }
+
     fn checkout(
         &mut self,
         commit: &Commit,
         n: &[u8],
+        trusted: bool,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let n = name(n)?;
         let fd = self
             .deploy
             .as_ref()
             .map(|f| f.as_fd())
             .ok_or(Error::sys("openat", Errno::NOENT))?;
-        self.source.checkout(commit, fd, n, progress)
+        self.source.checkout(commit, fd, n, trusted, progress)
     }
 }
 
@@ -298,13 +320,23 @@ mod tests {
         fn is_partial(&mut self, commit: &Commit) -> Result<bool> {
             Ok(self.partial.contains(commit))
         }
+        fn has_keys(&mut self) -> bool {
+            false
+        }
+        fn verify(&mut self, _: &Commit) -> Result<()> {
+            Err(crate::sign::UNSIGNED)
+        }
+        fn timestamp(&mut self, commit: &Commit) -> Result<u64> {
+            Ok(u64::from(commit[0]))
+        }
         fn checkout(
             &mut self,
             commit: &Commit,
             dir: BorrowedFd<'_>,
             n: Name<'_>,
+            _trusted: bool,
             progress: &mut dyn FnMut(Progress),
-        ) -> Result<()> {
+        ) -> Result<u64> {
             rustix::fs::mkdirat(dir, n.as_bytes(), Mode::from_raw_mode(0o755))
                 .map_err(|e| Error::sys("mkdirat", e))?;
             let d = fs::open_dir_at(dir, n)?;
@@ -317,7 +349,7 @@ mod tests {
             .map_err(|e| Error::sys("openat", e))?;
             rustix::io::write(&f, &commit[..1]).map_err(|e| Error::sys("write", e))?;
             progress(Progress { done: 1, total: 1 });
-            Ok(())
+            Ok(0)
         }
     }
 
@@ -376,6 +408,7 @@ mod tests {
             rollback: false,
             trials: 1,
             tag: 5,
+            allow_downgrade: false,
         };
 
         // Factory board with no repo content: the partition root.
@@ -454,6 +487,7 @@ mod tests {
             rollback: false,
             trials: 0,
             tag: 1,
+            allow_downgrade: false,
         };
         let mut failed = 0;
         boot(&mut s, &opts, &mut |e| {

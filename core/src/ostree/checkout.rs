@@ -484,13 +484,26 @@ fn run(
         };
         let q = pool::Queue::new();
         std::thread::scope(|s| {
+            // `Builder::spawn_scoped` reports failure instead of panicking (as `spawn` would):
+            // as PID 1 a panic is a kernel panic. With no worker the walker does the files.
+            let mut workers = 0;
             for _ in 0..threads {
-                s.spawn(|| {
-                    let mut scratch = Scratch::new();
-                    while let Some(job) = q.pop() {
-                        do_job(ctx, &mut scratch, job);
-                    }
-                });
+                let spawned = std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(s, || {
+                        let mut scratch = Scratch::new();
+                        while let Some(job) = q.pop() {
+                            do_job(ctx, &mut scratch, job);
+                        }
+                    });
+                if spawned.is_err() {
+                    break;
+                }
+                workers += 1;
+            }
+            if workers == 0 {
+                inline(ctx, root, start, total, progress);
+                return;
             }
             let mut submit = |job: Job| {
                 q.push(job);
@@ -501,14 +514,27 @@ fn run(
         });
     }
     #[cfg(not(feature = "std"))]
-    {
-        let mut scratch = Scratch::new();
-        let mut submit = |job: Job| {
-            do_job(ctx, &mut scratch, job);
-            progress(ctx.n.done.load(Ordering::Relaxed), total);
-        };
-        walk_start(ctx, root, start, &mut submit);
-    }
+    inline(ctx, root, start, total, progress);
+}
+
+/// Stack of a worker thread: it only streams through heap buffers.
+#[cfg(feature = "std")]
+const WORKER_STACK: usize = 256 * 1024;
+
+/// Walks and writes every file on the calling thread.
+fn inline(
+    ctx: &Ctx<'_>,
+    root: &Arc<DirNode>,
+    start: &Start,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) {
+    let mut scratch = Scratch::new();
+    let mut submit = |job: Job| {
+        do_job(ctx, &mut scratch, job);
+        progress(ctx.n.done.load(Ordering::Relaxed), total);
+    };
+    walk_start(ctx, root, start, &mut submit);
 }
 
 fn walk_start(ctx: &Ctx<'_>, root: &Arc<DirNode>, start: &Start, submit: &mut dyn FnMut(Job)) {
@@ -892,6 +918,8 @@ fn link_via_proc(fd: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &[u8]) -> rustix
 #[cfg(feature = "std")]
 mod pool {
     //! A bounded job queue: the walker blocks when it is full, workers when it is empty.
+    //! Wake-ups are sent only to someone actually waiting, and the walker is woken only when
+    //! the queue has drained to half, so a job costs no futex call in the common case.
     use super::Job;
     use alloc::collections::VecDeque;
     use std::sync::{Condvar, Mutex};
@@ -899,8 +927,15 @@ mod pool {
     /// Jobs queued ahead of the workers; bounds memory and open directory fds.
     const CAP: usize = 256;
 
+    struct State {
+        jobs: VecDeque<Job>,
+        closed: bool,
+        idle: usize,
+        walker_waits: bool,
+    }
+
     pub(super) struct Queue {
-        state: Mutex<(VecDeque<Job>, bool)>,
+        state: Mutex<State>,
         jobs: Condvar,
         space: Condvar,
     }
@@ -908,7 +943,12 @@ mod pool {
     impl Queue {
         pub(super) fn new() -> Self {
             Queue {
-                state: Mutex::new((VecDeque::with_capacity(CAP), false)),
+                state: Mutex::new(State {
+                    jobs: VecDeque::with_capacity(CAP),
+                    closed: false,
+                    idle: 0,
+                    walker_waits: false,
+                }),
                 jobs: Condvar::new(),
                 space: Condvar::new(),
             }
@@ -916,19 +956,22 @@ mod pool {
 
         pub(super) fn push(&self, job: Job) {
             let Ok(mut g) = self.state.lock() else { return };
-            while g.0.len() >= CAP {
+            while g.jobs.len() >= CAP {
+                g.walker_waits = true;
                 g = match self.space.wait(g) {
                     Ok(g) => g,
                     Err(_) => return,
                 };
             }
-            g.0.push_back(job);
-            self.jobs.notify_one();
+            g.jobs.push_back(job);
+            if g.idle > 0 {
+                self.jobs.notify_one();
+            }
         }
 
         pub(super) fn close(&self) {
             if let Ok(mut g) = self.state.lock() {
-                g.1 = true;
+                g.closed = true;
             }
             self.jobs.notify_all();
         }
@@ -936,14 +979,19 @@ mod pool {
         pub(super) fn pop(&self) -> Option<Job> {
             let mut g = self.state.lock().ok()?;
             loop {
-                if let Some(j) = g.0.pop_front() {
-                    self.space.notify_one();
+                if let Some(j) = g.jobs.pop_front() {
+                    if g.walker_waits && g.jobs.len() <= CAP / 2 {
+                        g.walker_waits = false;
+                        self.space.notify_one();
+                    }
                     return Some(j);
                 }
-                if g.1 {
+                if g.closed {
                     return None;
                 }
+                g.idle += 1;
                 g = self.jobs.wait(g).ok()?;
+                g.idle -= 1;
             }
         }
     }

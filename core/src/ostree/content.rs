@@ -178,7 +178,7 @@ impl<'r, 's> Content<'r, 's> {
         check_target(c.meta.mode, &c.meta.target, 0)?;
         if c.meta.is_symlink() {
             // An archive symlink is the header alone (ostree-format.md §3).
-            if c.body == Body::Deflate && (c.in_pos != c.in_end || !c.eof) {
+            if c.body == Body::Deflate && !c.at_end()? {
                 return Err(Error::State("data after a symlink header"));
             }
             c.body = Body::Empty;
@@ -192,7 +192,12 @@ impl<'r, 's> Content<'r, 's> {
     }
 
     fn open_archive(&mut self) -> Result<(), Error> {
-        let n = read_full(self.fd.as_fd(), &mut self.s.input)?;
+        // One read usually holds the header and the whole (small) payload; the end of the
+        // file is confirmed by the zero-length read after the deflate stream.
+        let mut n = rustix::io::read(&self.fd, &mut self.s.input[..]).map_err(sys("read"))?;
+        if n < 8 {
+            n += read_full(self.fd.as_fd(), &mut self.s.input[n..])?;
+        }
         let input = &self.s.input[..n];
         let Some(prefix) = input.get(..8) else {
             return Err(Error::State("archive object shorter than its header"));
@@ -232,11 +237,23 @@ impl<'r, 's> Content<'r, 's> {
         };
         self.in_pos = end.min(n);
         self.in_end = n;
-        self.eof = n < IN_BUF;
+        self.eof = n == 0;
         self.body = Body::Deflate;
         self.s.inflater.init();
         self.out_pos = 0;
         Ok(())
+    }
+
+    /// True when no input is left: nothing buffered and the file ends here.
+    fn at_end(&mut self) -> Result<bool, Error> {
+        if self.in_pos != self.in_end {
+            return Ok(false);
+        }
+        if !self.eof {
+            let n = rustix::io::read(&self.fd, &mut self.s.input[..1]).map_err(sys("read"))?;
+            self.eof = n == 0;
+        }
+        Ok(self.eof)
     }
 
     fn open_bare(&mut self, with_owner: bool) -> Result<(), Error> {
@@ -390,9 +407,7 @@ impl<'r, 's> Content<'r, 's> {
     fn inflate(&mut self) -> Result<Option<&[u8]>, Error> {
         loop {
             if self.done {
-                if self.in_pos != self.in_end
-                    || rustix::io::read(&self.fd, &mut self.s.input[..1]).map_err(sys("read"))? != 0
-                {
+                if !self.at_end()? {
                     return Err(Error::State("trailing data after deflate stream"));
                 }
                 if self.produced != self.size {

@@ -25,7 +25,8 @@ use crate::ostree::{Checksum, MAX_METADATA_SIZE};
 
 use super::store::ObjKind;
 
-/// Verifies a fetched metadata object: size limit, checksum, then structure.
+/// Verifies a fetched metadata object: size limit, checksum (except `.commitmeta`, which is
+/// not content-addressed), then structure.
 ///
 /// # Errors
 /// `Limit`, `Checksum`, or the view's `Parse` error.
@@ -33,7 +34,10 @@ pub fn check_metadata(kind: ObjKind, expected: &Checksum, bytes: &[u8]) -> Resul
     if bytes.len() > MAX_METADATA_SIZE {
         return Err(Error::Limit("metadata object size"));
     }
-    verify::expect(expected, verify::sha256(bytes))?;
+    // Detached metadata is named after its commit, not its own hash (ostree-format.md §1.2).
+    if kind != ObjKind::CommitMeta {
+        verify::expect(expected, verify::sha256(bytes))?;
+    }
     match kind {
         ObjKind::Commit => Commit::parse(bytes).map(|_| ()),
         ObjKind::DirTree => DirTree::parse(bytes).map(|_| ()),
@@ -360,7 +364,10 @@ mod tests {
     #[test]
     fn streaming_check_hashes_a_large_object_in_bounded_pieces() {
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let obj = with_size(data.len() as u64, &miniz_oxide::deflate::compress_to_vec(&data, 6));
+        let obj = with_size(
+            data.len() as u64,
+            &miniz_oxide::deflate::compress_to_vec(&data, 6),
+        );
         // Expected checksum: canonical header of HELLO (user.foo=bar, 0644) + data.
         let h = FileHeader::parse(&obj[8..48]).unwrap();
         let mut prefixed = Vec::new();
@@ -392,6 +399,13 @@ mod tests {
             check_metadata(ObjKind::DirMeta, &wrong, &dirmeta),
             Err(Error::Checksum { .. })
         ));
+    }
+
+    #[test]
+    fn commitmeta_is_not_checked_against_its_commit_checksum() {
+        // An empty a{sv} is zero bytes; it is named after a commit, not hashed.
+        assert_eq!(check_metadata(ObjKind::CommitMeta, &[7; 32], &[]), Ok(()));
+        assert!(check_metadata(ObjKind::CommitMeta, &[7; 32], &[1, 2, 3]).is_err());
     }
 
     #[test]

@@ -127,6 +127,8 @@ pub enum RemoteError {
     BadBranch,
     /// The URL is empty or holds a control character.
     BadUrl,
+    /// A `--set` key is empty or holds `=`, `[`, `]`, a space or a control character.
+    BadKey,
 }
 
 impl RemoteError {
@@ -138,19 +140,23 @@ impl RemoteError {
             RemoteError::BadName => "invalid remote name",
             RemoteError::BadBranch => "invalid branch name",
             RemoteError::BadUrl => "invalid URL",
+            RemoteError::BadKey => "invalid option key",
         }
     }
 }
 
-/// `config` with a `[remote "NAME"]` group added.
+/// `config` with a `[remote "NAME"]` group added: `url`, `branches`, then the `set` options
+/// (`--set=KEY=VALUE`, in order; a repeated key keeps its first place and its last value, values
+/// escaped as `g_key_file_set_string` does), then `gpg-verify=false` (as ostree 2022.7 orders them).
 ///
 /// # Errors
-/// `Exists`, `BadName`, `BadBranch`, `BadUrl`.
+/// `Exists`, `BadName`, `BadBranch`, `BadUrl`, `BadKey`.
 pub fn remote_add(
     config: &str,
     name: &str,
     url: &str,
     branches: &[&str],
+    set: &[(&str, &str)],
     gpg_verify: bool,
 ) -> Result<Vec<u8>, RemoteError> {
     if !valid_remote_name(name) {
@@ -161,6 +167,9 @@ pub fn remote_add(
     }
     if !branches.iter().all(|b| valid_ref_name(b)) {
         return Err(RemoteError::BadBranch);
+    }
+    if !set.iter().all(|(k, _)| valid_key(k)) {
+        return Err(RemoteError::BadKey);
     }
     let mut kf = KeyFile::parse(config);
     if kf.groups.iter().any(|g| remote_of(g.name) == Some(name)) {
@@ -180,11 +189,20 @@ pub fn remote_add(
         branch_line.push_str(b);
         branch_line.push(';');
     }
+    let mut options: Vec<(&str, String)> = Vec::new();
+    for (k, v) in set {
+        let line = [k, "=", &escape(v)].concat();
+        match options.iter_mut().find(|(key, _)| key == k) {
+            Some(o) => o.1 = line,
+            None => options.push((k, line)),
+        }
+    }
     let mut lines = Vec::new();
     lines.push(url_line.as_str());
     if !branches.is_empty() {
         lines.push(branch_line.as_str());
     }
+    lines.extend(options.iter().map(|(_, l)| l.as_str()));
     if !gpg_verify {
         lines.push("gpg-verify=false");
     }
@@ -253,6 +271,50 @@ pub fn remote_branches(config: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The unescaped value of option `key` of remote `name` (`None` when the remote or key is
+/// missing).
+pub fn remote_option(config: &str, name: &str, key: &str) -> Option<String> {
+    let kf = KeyFile::parse(config);
+    let header: String = ["remote \"", name, "\""].concat();
+    kf.group(&header)
+        .and_then(|g| g.get(key))
+        .map(|v| unescape(v.trim_end()))
+}
+
+/// A GLib boolean (`true`/`false`, `1`/`0`), `None` for anything else.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// True for a key GLib accepts in a key file: non-empty, printable ASCII without `=`, `[`,
+/// `]` or spaces.
+fn valid_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes()
+            .all(|c| c.is_ascii_graphic() && !b"=[]".contains(&c))
+}
+
+/// GLib key-file value escaping (`g_key_file_set_string`): `\\`, `\n`, `\t`, `\r`, and `\s` for
+/// a leading space.
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        match c {
+            ' ' if i == 0 => out.push_str("\\s"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The `[core] mode` value, if any (escaped form; mode names never need escapes).
 pub fn core_mode(config: &str) -> Option<&str> {
     let kf = KeyFile::parse(config);
@@ -293,29 +355,74 @@ mod tests {
 
     #[test]
     fn add_matches_ostree_bytes() {
-        let a = remote_add(CORE, "origin", "http://127.0.0.1:1/", &["a", "b/c"], false).unwrap();
+        let a = remote_add(
+            CORE,
+            "origin",
+            "http://127.0.0.1:1/",
+            &["a", "b/c"],
+            &[],
+            false,
+        )
+        .unwrap();
         let a = String::from_utf8(a).unwrap();
         assert_eq!(
             a,
             "[core]\nrepo_version=1\nmode=archive-z2\n\n[remote \"origin\"]\nurl=http://127.0.0.1:1/\n\
              branches=a;b/c;\ngpg-verify=false\n"
         );
-        let b = String::from_utf8(remote_add(&a, "o2", "http://h/x", &[], true).unwrap()).unwrap();
+        let b =
+            String::from_utf8(remote_add(&a, "o2", "http://h/x", &[], &[], true).unwrap()).unwrap();
         assert!(
             b.ends_with("gpg-verify=false\n\n[remote \"o2\"]\nurl=http://h/x\n"),
             "{b}"
         );
         assert_eq!(
-            remote_add(&b, "o2", "http://z", &[], true),
+            remote_add(&b, "o2", "http://z", &[], &[], true),
             Err(RemoteError::Exists)
         );
     }
 
     #[test]
+    fn set_options_go_after_branches_escaped_last_value_wins() {
+        // ostree 2022.7: `remote add --set=sign-verify=true '--set=k=a\b c' --set=k= x
+        // --no-gpg-verify o http://x/ main`.
+        let set = [("sign-verify", "true"), ("k", "a\\b c"), ("k", " x")];
+        let a =
+            String::from_utf8(remote_add(CORE, "o", "http://x/", &["main"], &set, false).unwrap())
+                .unwrap();
+        assert!(
+            a.ends_with(
+                "[remote \"o\"]\nurl=http://x/\nbranches=main;\nsign-verify=true\nk=\\sx\ngpg-verify=false\n"
+            ),
+            "{a}"
+        );
+        assert_eq!(remote_option(&a, "o", "k").as_deref(), Some(" x"));
+        assert_eq!(
+            remote_option(&a, "o", "sign-verify").as_deref(),
+            Some("true")
+        );
+        assert_eq!(remote_option(&a, "o", "nope"), None);
+        assert_eq!(remote_option(&a, "other", "k"), None);
+        assert_eq!(
+            remote_add(CORE, "o", "u", &[], &[("a=b", "c")], true),
+            Err(RemoteError::BadKey)
+        );
+        assert_eq!(
+            remote_add(CORE, "o", "u", &[], &[("", "c")], true),
+            Err(RemoteError::BadKey)
+        );
+        assert_eq!(parse_bool("true"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
     fn delete_keeps_one_blank_line_between_groups() {
-        let a = String::from_utf8(remote_add(CORE, "origin", "http://a", &["x"], false).unwrap())
-            .unwrap();
-        let b = String::from_utf8(remote_add(&a, "o2", "http://h/x", &[], true).unwrap()).unwrap();
+        let a =
+            String::from_utf8(remote_add(CORE, "origin", "http://a", &["x"], &[], false).unwrap())
+                .unwrap();
+        let b =
+            String::from_utf8(remote_add(&a, "o2", "http://h/x", &[], &[], true).unwrap()).unwrap();
         let c = String::from_utf8(remote_delete(&b, "origin").unwrap()).unwrap();
         assert_eq!(
             c,
@@ -328,8 +435,8 @@ mod tests {
 
     #[test]
     fn backslash_in_url_is_escaped_and_read_back() {
-        let a =
-            String::from_utf8(remote_add(CORE, "x", "http://a b\\c", &[], true).unwrap()).unwrap();
+        let a = String::from_utf8(remote_add(CORE, "x", "http://a b\\c", &[], &[], true).unwrap())
+            .unwrap();
         assert!(a.contains("url=http://a b\\\\c\n"), "{a}");
         assert_eq!(remote_url(&a, "x").unwrap(), "http://a b\\c");
         assert_eq!(
@@ -340,13 +447,14 @@ mod tests {
 
     #[test]
     fn list_is_sorted_by_name() {
-        let a = String::from_utf8(remote_add(CORE, "origin", "u1", &[], true).unwrap()).unwrap();
-        let b = String::from_utf8(remote_add(&a, "o2", "u2", &[], true).unwrap()).unwrap();
+        let a =
+            String::from_utf8(remote_add(CORE, "origin", "u1", &[], &[], true).unwrap()).unwrap();
+        let b = String::from_utf8(remote_add(&a, "o2", "u2", &[], &[], true).unwrap()).unwrap();
         let names: Vec<String> = remote_list(&b).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["o2", "origin"]);
         assert_eq!(core_mode(&b), Some("archive-z2"));
-        let c =
-            String::from_utf8(remote_add(CORE, "r", "u", &["a", "b/c"], true).unwrap()).unwrap();
+        let c = String::from_utf8(remote_add(CORE, "r", "u", &["a", "b/c"], &[], true).unwrap())
+            .unwrap();
         assert_eq!(remote_branches(&c, "r"), ["a", "b/c"]);
         assert!(remote_branches(&c, "none").is_empty());
     }
@@ -354,27 +462,27 @@ mod tests {
     #[test]
     fn rejects_bad_names_urls_and_branches() {
         assert_eq!(
-            remote_add(CORE, "b/c", "u", &[], true),
+            remote_add(CORE, "b/c", "u", &[], &[], true),
             Err(RemoteError::BadName)
         );
         assert_eq!(
-            remote_add(CORE, "-x", "u", &[], true),
+            remote_add(CORE, "-x", "u", &[], &[], true),
             Err(RemoteError::BadName)
         );
         assert_eq!(
-            remote_add(CORE, "", "u", &[], true),
+            remote_add(CORE, "", "u", &[], &[], true),
             Err(RemoteError::BadName)
         );
         assert_eq!(
-            remote_add(CORE, "x", "", &[], true),
+            remote_add(CORE, "x", "", &[], &[], true),
             Err(RemoteError::BadUrl)
         );
         assert_eq!(
-            remote_add(CORE, "x", "u\nv", &[], true),
+            remote_add(CORE, "x", "u\nv", &[], &[], true),
             Err(RemoteError::BadUrl)
         );
         assert_eq!(
-            remote_add(CORE, "x", "u", &["a//b"], true),
+            remote_add(CORE, "x", "u", &["a//b"], &[], true),
             Err(RemoteError::BadBranch)
         );
         assert!(valid_ref_name("os/x86_64/stable.1") && valid_ref_name("bad..ref"));

@@ -182,7 +182,7 @@ pub fn replace_file(
     data: &[u8],
 ) -> Result<()> {
     let mut tmp_name = [0u8; 32];
-    let (fd, len) = create_unique(tmp, b".tmp-ramdisk-", &mut tmp_name)?;
+    let (fd, len) = create_unique(tmp, super::store::TMP_PREFIX, &mut tmp_name)?;
     let tmp_name = tmp_name.get(..len).unwrap_or_default();
     let result = (|| {
         write_all(fd.as_fd(), data)?;

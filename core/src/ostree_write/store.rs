@@ -107,6 +107,43 @@ impl Store {
         })
     }
 
+    /// Removes the temporary files ([`TMP_PREFIX`]`PID-N`) that an interrupted run of this tool
+    /// left in `tmp/`: those whose PID is not a running process (another pull or `ostree sign`
+    /// still writing keeps its files). Other files in `tmp/` (ostree's own) are not touched.
+    /// Returns how many were removed.
+    ///
+    /// # Errors
+    /// Reading `tmp/` or an `unlink` failing other than with `ENOENT`.
+    pub fn clean_tmp(&self) -> Result<u32> {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let mut names = alloc::vec::Vec::new();
+        let mut dir = fs::Dir::read_from(&self.tmp).map_err(|e| Error::sys("openat tmp", e))?;
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(|e| Error::sys("getdents", e))?;
+            let name = entry.file_name().to_bytes();
+            let Some(pid) = tmp_owner(name) else { continue };
+            if pid == me {
+                continue;
+            }
+            let alive = match rustix::process::Pid::from_raw(pid) {
+                Some(p) => rustix::process::test_kill_process(p) != Err(Errno::SRCH),
+                None => false,
+            };
+            if !alive {
+                names.push(alloc::ffi::CString::from(entry.file_name()));
+            }
+        }
+        let mut removed = 0u32;
+        for n in &names {
+            match fs::unlinkat(&self.tmp, n.as_c_str(), AtFlags::empty()) {
+                Ok(()) => removed = removed.saturating_add(1),
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(Error::sys("unlink", e)),
+            }
+        }
+        Ok(removed)
+    }
+
     /// The repository directory.
     pub fn repo(&self) -> BorrowedFd<'_> {
         self.repo.as_fd()
@@ -158,7 +195,7 @@ impl Store {
     /// The failing `openat`.
     pub fn begin(&self, csum: &[u8; 32], kind: ObjKind) -> Result<TmpObject<'_>> {
         let mut name = [0u8; 40];
-        let (fd, len) = create_unique(self.tmp.as_fd(), b".tmp-ramdisk-", &mut name)?;
+        let (fd, len) = create_unique(self.tmp.as_fd(), TMP_PREFIX, &mut name)?;
         Ok(TmpObject {
             store: self,
             fd,
@@ -271,6 +308,23 @@ impl Store {
         line[64] = b'\n';
         replace_file(self.tmp.as_fd(), dir.as_fd(), leaf, &line)
     }
+}
+
+/// Prefix of every temporary file this tool creates in a repository's `tmp/`; the full name is
+/// `PREFIX<pid>-<n>` ([`layout::create_unique`](super::layout)).
+pub const TMP_PREFIX: &[u8] = b".tmp-ramdisk-";
+
+/// The PID in a temporary file name `PREFIX<pid>-<n>`, `None` for any other name.
+fn tmp_owner(name: &[u8]) -> Option<i32> {
+    let rest = name.strip_prefix(TMP_PREFIX)?;
+    let dash = rest.iter().position(|&b| b == b'-')?;
+    let (pid, n) = rest.split_at(dash);
+    let n = n.get(1..)?;
+    let digits = |d: &[u8]| !d.is_empty() && d.len() <= 10 && d.iter().all(u8::is_ascii_digit);
+    if !digits(pid) || !digits(n) {
+        return None;
+    }
+    core::str::from_utf8(pid).ok()?.parse().ok()
 }
 
 /// `csum` as 64 lowercase hex digits.
@@ -407,6 +461,50 @@ mod tests {
         let path = dir.to_str().unwrap();
         super::super::init(path, super::super::InitMode::Bare).unwrap();
         assert!(matches!(Store::open(path), Err(Error::State(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tmp_owner_reads_only_our_names() {
+        assert_eq!(tmp_owner(b".tmp-ramdisk-123-0"), Some(123));
+        assert_eq!(tmp_owner(b".tmp-ramdisk-123-"), None);
+        assert_eq!(tmp_owner(b".tmp-ramdisk-x-1"), None);
+        assert_eq!(tmp_owner(b"tmpobject-123-1"), None);
+        assert_eq!(tmp_owner(b".tmp-ramdisk-99999999999-1"), None);
+    }
+
+    #[test]
+    fn clean_tmp_removes_files_of_dead_processes_only() {
+        let dir = std::env::temp_dir().join(alloc::format!("ramdisk-clean-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.to_str().unwrap();
+        super::super::init(path, super::super::InitMode::Archive).unwrap();
+        // A child that has exited: its PID is free (a recycled PID would only skip a file).
+        let dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        let _ = { dead }.wait();
+        let me = std::process::id();
+        let tmp = dir.join("tmp");
+        for n in [
+            alloc::format!(".tmp-ramdisk-{dead_pid}-0"),
+            alloc::format!(".tmp-ramdisk-{me}-7"),
+            alloc::string::String::from(".tmp-ramdisk-1-3"),
+            alloc::string::String::from("ostree-own-file"),
+        ] {
+            std::fs::write(tmp.join(n), b"x").unwrap();
+        }
+        let s = Store::open(path).unwrap();
+        assert_eq!(s.clean_tmp().unwrap(), 1);
+        let mut left: alloc::vec::Vec<alloc::string::String> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mine = alloc::format!(".tmp-ramdisk-{me}-7");
+        assert_eq!(
+            left,
+            [".tmp-ramdisk-1-3", &mine, "cache", "ostree-own-file"]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

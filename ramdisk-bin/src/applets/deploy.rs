@@ -1,6 +1,6 @@
 //! `ramdisk deploy [--sysroot DIR] status|mark-good|rollback|update [--ref REF] [--repo PATH]
-//! [--trials N] [--force]`: the deployment state of the booted system (DESIGN.md,
-//! "Deployment layout").
+//! [--trials N] [--force] [--allow-downgrade] [--keys-dir DIR] [--keys-file FILE]`: the
+//! deployment state of the booted system (DESIGN.md, "Deployment layout").
 //!
 //! The same state machine as `init` (`ramdisk_core::deploy`), run against the root partition
 //! mounted at `--sysroot` (default `/sysroot`, where `init` leaves it):
@@ -10,10 +10,16 @@
 //! - `rollback`: flips `current` back to `previous` now (takes effect at the next boot); the
 //!   commit rolled back from is not redeployed by `init` until the ref moves on;
 //! - `update`: deploys the ref's commit now, as `init` would at the next boot; the running
-//!   system stays the rollback target.
+//!   system stays the rollback target. With trusted ed25519 keys installed (`trusted.ed25519`
+//!   and `trusted.ed25519.d/` in `/usr/share/ostree` and `/etc/ostree` of the running system,
+//!   or in `--keys-dir`, plus `--keys-file`), only a commit whose signature verifies is
+//!   deployed (`deploy: refusing commit HEX: unsigned`); a commit older than the current
+//!   deployment's is refused without `--allow-downgrade` (`rollback` is the way back).
 //!
-//! Defaults for `--ref`, `--repo`, `--trials` come from `/proc/cmdline` (`ostree.ref=`,
-//! `ostree.repo=`, `ramdisk.trials=`), else `master`, `/ostree/repo`, 3. The booted deployment
+//! Defaults for `--ref`, `--repo`, `--trials`, `--allow-downgrade` come from `/proc/cmdline`
+//! (`ostree.ref=`, `ostree.repo=`, `ramdisk.trials=`, `ramdisk.allow-downgrade`), else
+//! `master`, `/ostree/repo`, 3, off. `ramdisk.keys=` names a file in the initramfs and is not
+//! read here. The booted deployment
 //! is the one whose directory is the inode of `/` (a bind mount keeps it).
 
 use argh::FromArgs;
@@ -22,6 +28,7 @@ use ramdisk_core::deploy::repo::RepoSource;
 use ramdisk_core::deploy::sysroot::Sysroot;
 use ramdisk_core::deploy::{self, Commit, Deployment, Event, MarkGood, Trial, Updated};
 use ramdisk_core::ostree::Repo;
+use ramdisk_core::sign::{self, KeyFileError, Keys};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use std::time::{Duration, Instant};
@@ -78,12 +85,23 @@ struct UpdateCmd {
     /// deploy even the commit that was rolled back from
     #[argh(switch)]
     force: bool,
+    /// deploy even a commit older than the current deployment's
+    #[argh(switch)]
+    allow_downgrade: bool,
+    /// directory of trusted.ed25519[.d] and revoked.ed25519[.d] (default /usr/share/ostree and
+    /// /etc/ostree)
+    #[argh(option)]
+    keys_dir: Option<String>,
+    /// file of trusted ed25519 public keys (base64, one per line)
+    #[argh(option)]
+    keys_file: Option<String>,
 }
 
 const APPLET: &str = "deploy";
 
 const USAGE: &str = "Usage: deploy [--sysroot DIR] status|mark-good|rollback\n\
-\x20      deploy [--sysroot DIR] update [--ref REF] [--repo PATH] [--trials N] [--force]\n\n\
+\x20      deploy [--sysroot DIR] update [--ref REF] [--repo PATH] [--trials N] [--force]\n\
+\x20             [--allow-downgrade] [--keys-dir DIR] [--keys-file FILE]\n\n\
 Show and change the OSTree deployment state of the booted system.\n\n\
 \tstatus\t\tcurrent, previous, booted and trial deployments, pending update\n\
 \tmark-good\tconfirm the booted deployment (ends its trial; also --mark-good)\n\
@@ -93,7 +111,11 @@ Show and change the OSTree deployment state of the booted system.\n\n\
 \t--ref REF\tref or commit to deploy (default: ostree.ref= of /proc/cmdline, else master)\n\
 \t--repo PATH\trepository inside the sysroot (default: ostree.repo=, else /ostree/repo)\n\
 \t--trials N\tboots before an unconfirmed deployment is rolled back; 0 = none (default 3)\n\
-\t--force\t\tdeploy even the commit that was rolled back from\n";
+\t--force\t\tdeploy even the commit that was rolled back from\n\
+\t--allow-downgrade  deploy even a commit older than the current deployment's\n\
+\t--keys-dir DIR\ttrusted.ed25519[.d], revoked.ed25519[.d] (default /usr/share/ostree, /etc/ostree)\n\
+\t--keys-file FILE  more trusted ed25519 public keys (base64, one per line)\n\
+With trusted keys installed, only commits whose ed25519 signature verifies are deployed.\n";
 
 pub fn main(argv: &[&str]) -> u8 {
     let rest = argv.get(1..).unwrap_or(&[]);
@@ -158,7 +180,18 @@ pub fn main(argv: &[&str]) -> u8 {
         Ok(fd) => fd,
         Err(e) => return fail_at("can't open", &a.sysroot, &e),
     };
-    let source = RepoSource::new(open_repo(part.as_fd(), &repo_path));
+    let mut source = RepoSource::new(open_repo(part.as_fd(), &repo_path));
+    if let Cmd::Update(u) = &a.cmd {
+        match load_keys(u) {
+            Ok(keys) => source = source.with_keys(keys),
+            Err(e) => {
+                let mut line = String::new();
+                push_key_error(&mut line, &e);
+                report::err(&[APPLET, ": can't load keys: ", &line]);
+                return 1;
+            }
+        }
+    }
     let mut sys = match Sysroot::open(part.as_fd(), source) {
         Ok(s) => s,
         Err(e) => {
@@ -212,12 +245,15 @@ pub fn main(argv: &[&str]) -> u8 {
             Err(f) => failed(&f),
         },
         Cmd::Update(_) => {
+            let allow_downgrade =
+                boot_cfg.allow_downgrade || matches!(&a.cmd, Cmd::Update(u) if u.allow_downgrade);
             let opts = deploy::UpdateOptions {
                 rev: &rev,
                 trials,
                 booted,
                 force,
                 tag: std::process::id(),
+                allow_downgrade,
             };
             let mut progress = ProgressLine::new();
             let r = deploy::update(&mut sys, &opts, &mut |e| match e {
@@ -225,7 +261,8 @@ pub fn main(argv: &[&str]) -> u8 {
                 Event::Failed(_)
                 | Event::UpToDate(_)
                 | Event::Deployed(_)
-                | Event::NotRedeploying(_) => {}
+                | Event::NotRedeploying(_)
+                | Event::Refused(..) => {}
                 e => {
                     let mut line = String::new();
                     if render(&e, &mut progress, &mut line) {
@@ -245,10 +282,66 @@ pub fn main(argv: &[&str]) -> u8 {
                     ]);
                     1
                 }
+                Ok(Updated::Refused(c, e)) => {
+                    let mut line = String::new();
+                    push_refusal(&mut line, &e, "--allow-downgrade");
+                    report::err(&[APPLET, ": refusing commit ", &hex(&c), ": ", &line]);
+                    1
+                }
                 Err(f) => failed(&f),
             }
         }
     }
+}
+
+/// The trusted keys of `deploy update`: `--keys-dir` (else the running system's
+/// `/usr/share/ostree` and `/etc/ostree`) plus `--keys-file`.
+fn load_keys(u: &UpdateCmd) -> Result<Keys, KeyFileError> {
+    let root = ramdisk_core::fs::open_dir("/").map_err(|error| KeyFileError {
+        file: String::from("/"),
+        line: 0,
+        error,
+    })?;
+    let mut keys = match u.keys_dir.as_deref() {
+        Some(d) => {
+            let mut k = Keys::new();
+            k.add_dir(rustix::fs::CWD, d)?;
+            k
+        }
+        None => Keys::load_system(root.as_fd())?,
+    };
+    if let Some(f) = u.keys_file.as_deref() {
+        keys.add_file(rustix::fs::CWD, f, false)?;
+    }
+    Ok(keys)
+}
+
+/// `FILE:LINE: why` of a key file that could not be loaded.
+pub(crate) fn push_key_error(out: &mut String, e: &KeyFileError) {
+    out.push_str(&e.file);
+    if e.line > 0 {
+        out.push(':');
+        report::push_u64(out, u64::from(e.line));
+    }
+    out.push_str(": ");
+    report::push_error(out, &e.error);
+}
+
+/// Why a commit was refused (`unsigned`, `older than the current deployment (use HINT)`, …).
+pub(crate) fn push_refusal(out: &mut String, e: &ramdisk_core::Error, hint: &str) {
+    let text = match *e {
+        sign::UNSIGNED => "unsigned",
+        sign::NO_VALID_SIGNATURE => "no valid signature",
+        sign::REVOKED => "signed by a revoked key",
+        sign::DOWNGRADE => {
+            out.push_str("older than the current deployment (use ");
+            out.push_str(hint);
+            out.push(')');
+            return;
+        }
+        _ => return report::push_error(out, e),
+    };
+    out.push_str(text);
 }
 
 /// `/proc/cmdline` of the running system; defaults when it is unreadable.
@@ -450,6 +543,12 @@ pub(crate) fn render(e: &Event<'_>, p: &mut ProgressLine, out: &mut String) -> b
             out.push_str(&short(c));
             out.push_str(": it was rolled back");
         }
+        Event::Refused(c, e) => {
+            out.push_str("refusing ");
+            out.push_str(&short(c));
+            out.push_str(": ");
+            push_refusal(out, &e, "ramdisk.allow-downgrade");
+        }
         Event::Deploying(c) => {
             // Announced with the file count at the first progress report.
             *p = ProgressLine {
@@ -491,6 +590,13 @@ pub(crate) fn render(e: &Event<'_>, p: &mut ProgressLine, out: &mut String) -> b
             out.push_str(" files (");
             report::push_u64(out, decile * 10);
             out.push_str("%)");
+        }
+        Event::Stripped(c, n) => {
+            out.push_str("commit ");
+            out.push_str(&short(c));
+            out.push_str(" is not signed: setuid/setgid bits and file capabilities stripped (");
+            report::push_u64(out, n);
+            out.push_str(if n == 1 { " file)" } else { " files)" });
         }
         Event::Deployed(d) => {
             out.push_str("deployed ");

@@ -10,7 +10,13 @@
 //!    lacks it; `rootwait` waits forever, else up to `rootdelay=` seconds (default 5);
 //! 5. mount it on `/sysroot` (`rootfstype=`, default ext4; `rootflags=`);
 //! 6. run the deployment state machine (`ramdisk_core::deploy::boot`): leftovers removed,
-//!    update from `ostree.ref=`, trial counter, rollback;
+//!    update from `ostree.ref=`, trial counter, rollback. Trusted ed25519 keys come from
+//!    `/usr/share/ostree` and `/etc/ostree` of the initramfs (`trusted.ed25519`,
+//!    `trusted.ed25519.d/`, `revoked.ed25519[.d]`) plus the file `ramdisk.keys=`; with keys,
+//!    only a commit whose signature verifies is deployed (with its setuid bits and file
+//!    capabilities), else `ramdisk: refusing 3fa2…c1: unsigned` and the current deployment
+//!    boots. A commit older than the current deployment's is refused unless
+//!    `ramdisk.allow-downgrade`. A key file that cannot be read skips the update only;
 //! 7. bind the chosen deployment on `/newroot`, bind `ostree/var` on its `/var`, move the
 //!    partition to its `/sysroot` when that directory exists, and `switch_root` into it (the
 //!    partition root itself on a board without `ostree/current`).
@@ -28,6 +34,7 @@ use ramdisk_core::deploy::sysroot::Sysroot;
 use ramdisk_core::deploy::{self, Boot, BootOptions, Deployment, Event};
 use ramdisk_core::mount::{self as m, ms, Options};
 use ramdisk_core::name::Name;
+use ramdisk_core::sign::{KeyFileError, Keys};
 use ramdisk_core::switch_root::{switch_root, SwitchError};
 use ramdisk_core::Error;
 use rustix::fd::{AsFd, BorrowedFd};
@@ -409,7 +416,9 @@ fn decide(cfg: &Config) -> (Boot, Option<Deployment>) {
             return (Boot::Nothing, None);
         }
     };
-    let source = RepoSource::new(super::deploy::open_repo(part.as_fd(), &cfg.ostree_repo));
+    let (keys, keys_ok) = load_keys(cfg);
+    let source =
+        RepoSource::new(super::deploy::open_repo(part.as_fd(), &cfg.ostree_repo)).with_keys(keys);
     let mut sys = match Sysroot::open(part.as_fd(), source) {
         Ok(s) => s,
         Err(Error::Sys {
@@ -426,10 +435,11 @@ fn decide(cfg: &Config) -> (Boot, Option<Deployment>) {
     };
     let opts = BootOptions {
         rev: &cfg.ostree_ref,
-        update: cfg.update,
+        update: cfg.update && keys_ok,
         rollback: cfg.rollback,
         trials: cfg.trials,
         tag: 0,
+        allow_downgrade: cfg.allow_downgrade,
     };
     let mut progress = ProgressLine::new();
     let chosen = deploy::boot(&mut sys, &opts, &mut |e: Event<'_>| {
@@ -440,6 +450,50 @@ fn decide(cfg: &Config) -> (Boot, Option<Deployment>) {
     });
     let previous = deploy::read_state(&mut sys).ok().and_then(|s| s.previous);
     (chosen, previous)
+}
+
+/// The trusted keys of the initramfs: `/usr/share/ostree`, `/etc/ostree`, then `ramdisk.keys=`.
+/// False when a key file could not be loaded: no update then (an update must not run with
+/// fewer keys than intended), the current deployment boots.
+fn load_keys(cfg: &Config) -> (Keys, bool) {
+    let loaded = ramdisk_core::fs::open_dir("/")
+        .map_err(|error| KeyFileError {
+            file: String::from("/"),
+            line: 0,
+            error,
+        })
+        .and_then(|root| {
+            let mut keys = Keys::load_system(root.as_fd())?;
+            if !cfg.keys.is_empty() {
+                keys.add_file(root.as_fd(), &cfg.keys, false)?;
+            }
+            Ok(keys)
+        });
+    match loaded {
+        Ok(keys) => {
+            if !keys.is_empty() {
+                let valid = keys.trusted.iter().filter(|k| !keys.is_revoked(k)).count();
+                let mut n = String::new();
+                report::push_u64(&mut n, valid as u64);
+                say(&[
+                    &n,
+                    if valid == 1 {
+                        " trusted key"
+                    } else {
+                        " trusted keys"
+                    },
+                    ": updates must be signed",
+                ]);
+            }
+            (keys, true)
+        }
+        Err(e) => {
+            let mut line = String::new();
+            super::deploy::push_key_error(&mut line, &e);
+            say(&["can't load keys: ", &line, "; not updating"]);
+            (Keys::new(), false)
+        }
+    }
 }
 
 fn is_dir(path: &str) -> bool {

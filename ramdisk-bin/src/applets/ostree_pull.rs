@@ -6,13 +6,15 @@
 //! - `ostree --repo=R init [--mode=archive-z2|archive|bare|bare-user|bare-user-only]`
 //!   (default `bare`, as ostree). Same directories and `config` bytes as `ostree init`; an
 //!   existing repository is left as it is (exit 0), as ostree does.
-//! - `ostree --repo=R remote add [--no-gpg-verify] [--if-not-exists] NAME URL [BRANCH...]`,
+//! - `ostree --repo=R remote add [--no-gpg-verify] [--if-not-exists] [--set=KEY=VALUE]... NAME
+//!   URL [BRANCH...]`,
 //!   `remote list [-u]`, `remote show-url NAME`, `remote delete [--if-exists] NAME`: the
 //!   `[remote "NAME"]` group as `ostree remote` writes it. Differences: only the repository `config` is read and written
-//!   (not `/etc/ostree/remotes.d`); `--set`, `--sign-verify`, `gpg-import`, `refs`, `summary`
+//!   (not `/etc/ostree/remotes.d`); `--sign-verify=TYPE=…`, `gpg-import`, `refs`, `summary`
 //!   and the other remote subcommands are not offered.
 //! - `ostree --repo=R pull [--depth=N] [--commit-metadata-only] REMOTE[:REF] [REF...]`:
-//!   see `crate::pull` (archive-z2 repositories, http:// remotes, no signatures). A word after
+//!   see `crate::pull` (archive-z2 repositories, http:// remotes; ed25519 signatures checked
+//!   when the remote has `sign-verify=true`, set with `remote add --set=sign-verify=true`). A word after
 //!   the first without a `:` is another ref of the same remote, as in `ostree pull origin a b`.
 
 use crate::report;
@@ -100,7 +102,8 @@ pub fn remote(repo: &str, words: &[&str]) -> u8 {
     let usage = || {
         report::err(&[
             APPLET,
-            ": usage: remote add [--no-gpg-verify] [--if-not-exists] NAME URL [BRANCH...] | \
+            ": usage: remote add [--no-gpg-verify] [--if-not-exists] [--set=KEY=VALUE]... NAME URL \
+             [BRANCH...] | \
              list [-u] | show-url NAME | delete [--if-exists] NAME",
         ]);
         1
@@ -108,16 +111,27 @@ pub fn remote(repo: &str, words: &[&str]) -> u8 {
     let Some((&verb, rest)) = words.split_first() else {
         return usage();
     };
-    let flags: Vec<&str> = rest
-        .iter()
-        .copied()
-        .filter(|w| w.starts_with('-'))
-        .collect();
-    let operands: Vec<&str> = rest
-        .iter()
-        .copied()
-        .filter(|w| !w.starts_with('-'))
-        .collect();
+    let mut flags: Vec<&str> = Vec::new();
+    let mut operands: Vec<&str> = Vec::new();
+    let mut set: Vec<(&str, &str)> = Vec::new();
+    let mut it = rest.iter().copied();
+    while let Some(w) = it.next() {
+        // `--set=K=V` arrives split as `--set`, `K=V` (args::normalize).
+        if verb == "add" && (w == "--set" || w.starts_with("--set=")) {
+            let kv = if w == "--set" { it.next() } else { w.get(6..) };
+            match kv.and_then(|kv| kv.split_once('=')) {
+                Some(pair) => set.push(pair),
+                None => {
+                    report::err(&[APPLET, ": remote add: missing '=' in KEY=VALUE for --set"]);
+                    return 1;
+                }
+            }
+        } else if w.starts_with('-') {
+            flags.push(w);
+        } else {
+            operands.push(w);
+        }
+    }
     let known: &[&str] = match verb {
         "add" => &["--no-gpg-verify", "--if-not-exists"],
         "list" => &["-u", "--show-urls"],
@@ -135,7 +149,7 @@ pub fn remote(repo: &str, words: &[&str]) -> u8 {
     };
     match (verb, operands.as_slice()) {
         ("add", [name, url, branches @ ..]) => {
-            match keyfile::remote_add(&config, name, url, branches, !has("--no-gpg-verify")) {
+            match keyfile::remote_add(&config, name, url, branches, &set, !has("--no-gpg-verify")) {
                 Ok(bytes) => write_config(repo, &bytes),
                 Err(RemoteError::Exists) if has("--if-not-exists") => 0,
                 Err(e) => remote_fail(name, e),

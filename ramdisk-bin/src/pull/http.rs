@@ -4,7 +4,7 @@
 //! Every failure becomes a [`FetchError`]: `NotFound` (404, which callers may accept, e.g. for
 //! `summary` or `.commitmeta`) or a one-line reason without the URL (the caller names the object).
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::time::Duration;
 
 /// Why a GET failed.
@@ -13,7 +13,12 @@ pub enum FetchError {
     NotFound,
     /// Anything else, as a short lowercase phrase.
     Other(String),
+    /// The sink of [`Http::get_stream`] refused the body; its reason.
+    Rejected(String),
 }
+
+/// Bytes read from the socket at a time by [`Http::get_stream`].
+const CHUNK: usize = 32 * 1024;
 
 /// A keep-alive HTTP client for one remote base URL.
 pub struct Http {
@@ -52,6 +57,37 @@ impl Http {
             .limit(limit)
             .read_to_vec()
             .map_err(|e| classify(e, true))
+    }
+}
+
+impl Http {
+    /// GETs `base/path` and hands the body to `sink` in pieces of at most 32 KiB as they arrive
+    /// (at most `limit` bytes in all), so memory does not grow with the body. Returns the length.
+    pub fn get_stream(
+        &self,
+        path: &str,
+        limit: u64,
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<u64, FetchError> {
+        let url = [self.base.as_str(), "/", path].concat();
+        let resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| classify(e, false))?;
+        let mut reader = resp.into_body().into_with_config().limit(limit).reader();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify(ureq::Error::from(e), true)),
+            };
+            total += n as u64;
+            sink(buf.get(..n).unwrap_or_default()).map_err(FetchError::Rejected)?;
+        }
     }
 }
 

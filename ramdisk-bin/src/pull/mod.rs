@@ -2,20 +2,32 @@
 //!
 //! Order of work, chosen so that every kill or power cut leaves a repository `ostree fsck`
 //! accepts and a second pull resumes (core `ostree_write` documents each write):
+//! 0. Remove temporary files an interrupted earlier run left in `tmp/` (`Store::clean_tmp`).
 //! 1. Resolve each ref: from the remote's `summary` when it has one, else `refs/heads/REF`.
-//! 2. Per commit: fetch and verify the commit, mark it partial (`state/C.commitpartial`), store
-//!    it, then its optional detached metadata (`.commitmeta`, a 404 is fine).
+//! 2. Per commit: fetch the commit and check its SHA-256. With `sign-verify=true` on the remote,
+//!    fetch its `.commitmeta` (a 404 means unsigned) and check the ed25519 signatures
+//!    (`sign::verify_commit`) before anything of the commit is stored; a refused commit leaves
+//!    nothing on disk and the ref untouched. Then mark it partial (`state/C.commitpartial`),
+//!    store it, then its detached metadata (only once verified, when verification is on).
 //! 3. Walk its tree breadth-first. Objects already present are skipped (present means complete:
 //!    objects are renamed into place only after `fsync`); present dirtrees are read locally to
 //!    find what under them is missing. Missing objects are fetched by [`THREADS`] threads, each
-//!    with its own keep-alive connection, verified against their checksum, then stored.
+//!    with its own keep-alive connection, verified against their checksum, then stored. A
+//!    content object is streamed: each piece received goes to its temporary file in `tmp/` and
+//!    through `fetched::FilezCheck` (inflate capped at the header's size, hash), so memory stays
+//!    bounded whatever the file size; only a verified file is `fsync`ed and renamed into place.
 //! 4. `syncfs`, remove the partial marker; with `--depth`, go on with the parent.
 //! 5. Write `refs/remotes/REMOTE/REF` last, after another `syncfs`.
 //!
-//! Differences from `ostree pull`: only `http://` remotes; no GPG or signature checks (remotes
-//! are added with `--no-gpg-verify` semantics); no static deltas, mirrors or collection refs;
-//! the destination must be an `archive-z2` repository. A content object is held in memory while
-//! it is verified (at most [`MAX_CONTENT`] bytes).
+//! Signature keys, as ostree's remote options: `verification-ed25519-key=BASE64` and/or
+//! `verification-ed25519-file=PATH` (trusted keys, one base64 key per line); with neither, the
+//! system keys (`trusted.ed25519`, `revoked.ed25519` and their `.d/` under `/usr/share/ostree`
+//! and `/etc/ostree`, `sign::Keys::load_system`). Revoked keys come from the system directories
+//! and apply in both cases (a deliberate difference, as in our `ostree sign --verify`).
+//!
+//! Differences from `ostree pull`: only `http://` remotes; no GPG checks (`gpg-verify` is
+//! ignored); only ed25519 signatures; `sign-verify` is a boolean (no list of types); no static
+//! deltas, mirrors or collection refs; the destination must be an `archive-z2` repository.
 
 mod http;
 
@@ -30,13 +42,15 @@ use ramdisk_core::ostree::object::{Commit, DirTree};
 use ramdisk_core::ostree::{parse_checksum, Checksum, MAX_METADATA_SIZE};
 use ramdisk_core::ostree_write::store::{hex64, object_names};
 use ramdisk_core::ostree_write::{fetched, keyfile, layout, ObjKind, Store};
+use ramdisk_core::sign::{self, Keys};
 use ramdisk_core::Error;
 
 /// Fetch threads, each with its own connection.
 pub const THREADS: usize = 4;
 
-/// Largest content object accepted (it is verified in memory).
-pub const MAX_CONTENT: u64 = 1 << 30;
+/// Largest content object accepted (compressed bytes on the wire; it is streamed to disk, so
+/// this only stops a server that never ends a body).
+pub const MAX_CONTENT: u64 = 16 << 30;
 
 /// Largest `summary` accepted.
 const MAX_SUMMARY: u64 = 64 << 20;
@@ -76,44 +90,80 @@ fn remote_path(kind: ObjKind, csum: &Checksum) -> String {
     p
 }
 
-/// Verifies fetched bytes of `kind`.
-fn check(kind: ObjKind, csum: &Checksum, bytes: &[u8]) -> Result<(), Error> {
-    match kind {
-        ObjKind::Content => fetched::check_filez(csum, bytes),
-        _ => fetched::check_metadata(kind, csum, bytes),
-    }
-}
-
-/// GETs and verifies one object.
+/// GETs and verifies one metadata object (kept in memory: at most [`MAX_METADATA_SIZE`]).
 fn fetch_verified(http: &Http, kind: ObjKind, csum: &Checksum) -> Result<Vec<u8>, String> {
-    let limit = match kind {
-        ObjKind::Content => MAX_CONTENT,
-        _ => MAX_METADATA_SIZE as u64,
-    };
-    let bytes = match http.get(&remote_path(kind, csum), limit) {
+    let bytes = match http.get(&remote_path(kind, csum), MAX_METADATA_SIZE as u64) {
         Ok(b) => b,
-        Err(FetchError::NotFound) => {
-            return Err([label(kind, csum), ": not found on the server".into()].concat())
-        }
-        Err(FetchError::Other(w)) => return Err([label(kind, csum), ": ".into(), w].concat()),
+        Err(e) => return Err(fetch_fail(kind, csum, e)),
     };
-    check(kind, csum, &bytes)
+    fetched::check_metadata(kind, csum, &bytes)
         .map_err(|e| [label(kind, csum), ": rejected: ".into(), why(&e)].concat())?;
     Ok(bytes)
 }
 
-/// GETs, verifies and stores one object; returns its bytes (for walking dirtrees).
+/// The one-line reason for a failed GET of an object.
+fn fetch_fail(kind: ObjKind, csum: &Checksum, e: FetchError) -> String {
+    let w = match e {
+        FetchError::NotFound => "not found on the server".into(),
+        FetchError::Other(w) | FetchError::Rejected(w) => w,
+    };
+    [label(kind, csum), ": ".into(), w].concat()
+}
+
+/// GETs a content object into a temporary file in `tmp/` while checking it piece by piece,
+/// then (verified) `fsync`s and renames it into `objects/`; returns its length on the wire.
+fn fetch_content(http: &Http, store: &Store, csum: &Checksum) -> Result<u64, String> {
+    let kind = ObjKind::Content;
+    let ctx = |e: Error| [label(kind, csum), ": ".into(), why(&e)].concat();
+    let mut tmp = store.begin(csum, kind).map_err(ctx)?;
+    let mut check = fetched::FilezCheck::new(csum);
+    let mut sink = |chunk: &[u8]| -> Result<(), String> {
+        check
+            .update(chunk)
+            .map_err(|e| ["rejected: ", &why(&e)].concat())?;
+        tmp.write(chunk).map_err(|e| why(&e))
+    };
+    let len = http
+        .get_stream(&remote_path(kind, csum), MAX_CONTENT, &mut sink)
+        .map_err(|e| fetch_fail(kind, csum, e))?;
+    check
+        .finish()
+        .map_err(|e| [label(kind, csum), ": rejected: ".into(), why(&e)].concat())?;
+    tmp.commit().map_err(ctx)?;
+    Ok(len)
+}
+
+/// GETs, verifies and stores one object; returns its bytes for metadata (to walk dirtrees;
+/// empty for content) and its length on the wire.
 fn fetch_object(
     http: &Http,
     store: &Store,
     kind: ObjKind,
     csum: &Checksum,
-) -> Result<Vec<u8>, String> {
+) -> Result<(Vec<u8>, u64), String> {
+    if kind == ObjKind::Content {
+        return fetch_content(http, store, csum).map(|n| (Vec::new(), n));
+    }
     let bytes = fetch_verified(http, kind, csum)?;
     store
         .store(csum, kind, &bytes)
         .map_err(|e| [label(kind, csum), ": ".into(), why(&e)].concat())?;
-    Ok(bytes)
+    let n = bytes.len() as u64;
+    Ok((bytes, n))
+}
+
+/// GETs the detached metadata of commit `c`: `None` on a 404 (an unsigned commit).
+fn fetch_commitmeta(http: &Http, c: &Checksum) -> Result<Option<Vec<u8>>, String> {
+    let kind = ObjKind::CommitMeta;
+    match http.get(&remote_path(kind, c), MAX_METADATA_SIZE as u64) {
+        Ok(m) => {
+            fetched::check_metadata(kind, c, &m)
+                .map_err(|e| [label(kind, c), ": rejected: ".into(), why(&e)].concat())?;
+            Ok(Some(m))
+        }
+        Err(FetchError::NotFound) => Ok(None),
+        Err(e) => Err(fetch_fail(kind, c, e)),
+    }
 }
 
 /// One object for a fetch thread.
@@ -122,10 +172,11 @@ struct Job {
     csum: Checksum,
 }
 
-/// A fetch thread's answer: the object's bytes or the one-line reason it failed.
+/// A fetch thread's answer: the object's bytes (metadata only) and length, or the one-line
+/// reason it failed.
 struct Done {
     kind: ObjKind,
-    result: Result<Vec<u8>, String>,
+    result: Result<(Vec<u8>, u64), String>,
 }
 
 /// Counters for the progress and summary lines.
@@ -204,6 +255,8 @@ fn push_size(s: &mut String, n: u64) {
 /// The coordinator: hands missing objects to the fetch threads and walks dirtrees.
 struct Walk<'a> {
     store: &'a Store,
+    /// Trusted keys when the remote has `sign-verify=true`.
+    keys: Option<&'a Keys>,
     jobs: mpsc::Sender<Job>,
     done: mpsc::Receiver<Done>,
     seen: BTreeSet<(u8, Checksum)>,
@@ -289,8 +342,8 @@ impl Walk<'_> {
             };
             self.outstanding -= 1;
             match d.result {
-                Ok(bytes) => {
-                    self.stats.bytes += bytes.len() as u64;
+                Ok((bytes, len)) => {
+                    self.stats.bytes += len;
                     if d.kind == ObjKind::Content {
                         self.stats.content += 1;
                     } else {
@@ -334,39 +387,52 @@ impl Walk<'_> {
                 b
             } else {
                 self.stats.queued += 1;
-                let b = match fetch_verified(http, ObjKind::Commit, &c) {
+                match fetch_verified(http, ObjKind::Commit, &c) {
                     Ok(b) => b,
                     // A parent beyond the server's history ends the walk (`--depth`).
                     Err(e) if !first && e.ends_with("not found on the server") => return Ok(()),
                     Err(e) => return Err(e),
+                }
+            };
+            let has_meta = store.has(&c, ObjKind::CommitMeta).map_err(ctx)?;
+            // Detached metadata to store: fetched when the commit is new or partial, or, with
+            // verification, when there is none locally to check the signatures with.
+            let mut new_meta = None;
+            if !has_meta && (!have || partial || self.keys.is_some()) {
+                new_meta = fetch_commitmeta(http, &c)?;
+            }
+            if let Some(keys) = self.keys {
+                let local;
+                let meta = if has_meta {
+                    local = store
+                        .read(&c, ObjKind::CommitMeta, MAX_METADATA_SIZE)
+                        .map_err(ctx)?;
+                    Some(local.as_slice())
+                } else {
+                    new_meta.as_deref()
                 };
+                // Before anything of the commit is stored: a refused commit leaves no trace.
+                sign::verify_commit(&bytes, meta, keys).map_err(|e| {
+                    let hex = hex64(&c);
+                    let hex = std::str::from_utf8(&hex).unwrap_or("?");
+                    ["commit ", hex, ": refused: ", &why(&e)].concat()
+                })?;
+            }
+            if !have {
                 // Marked before the commit is stored: a stored commit without its tree is
                 // always marked (ostree does the same).
                 store.mark_partial(&c).map_err(ctx)?;
-                store.store(&c, ObjKind::Commit, &b).map_err(ctx)?;
+                store.store(&c, ObjKind::Commit, &bytes).map_err(ctx)?;
                 self.stats.metadata += 1;
-                self.stats.bytes += b.len() as u64;
-                b
-            };
-            if (!have || partial) && !store.has(&c, ObjKind::CommitMeta).map_err(ctx)? {
-                match http.get(
-                    &remote_path(ObjKind::CommitMeta, &c),
-                    MAX_METADATA_SIZE as u64,
-                ) {
-                    Ok(m) => {
-                        let lab = || label(ObjKind::CommitMeta, &c);
-                        fetched::check_metadata(ObjKind::CommitMeta, &c, &m)
-                            .and_then(|()| store.store(&c, ObjKind::CommitMeta, &m))
-                            .map_err(|e| [lab(), ": ".into(), why(&e)].concat())?;
-                        self.stats.metadata += 1;
-                        self.stats.queued += 1;
-                        self.stats.bytes += m.len() as u64;
-                    }
-                    Err(FetchError::NotFound) => {}
-                    Err(FetchError::Other(w)) => {
-                        return Err([label(ObjKind::CommitMeta, &c), ": ".into(), w].concat())
-                    }
-                }
+                self.stats.bytes += bytes.len() as u64;
+            }
+            if let Some(m) = new_meta {
+                store
+                    .store(&c, ObjKind::CommitMeta, &m)
+                    .map_err(|e| [label(ObjKind::CommitMeta, &c), ": ".into(), why(&e)].concat())?;
+                self.stats.metadata += 1;
+                self.stats.queued += 1;
+                self.stats.bytes += m.len() as u64;
             }
             let parsed = Commit::parse(&bytes).map_err(|e| ctx(Error::Parse(e)))?;
             if !opts.metadata_only && (!have || partial) {
@@ -388,6 +454,57 @@ impl Walk<'_> {
     }
 }
 
+/// The trusted keys for `remote` (see the module doc).
+fn load_keys(config: &str, remote: &str) -> Result<Keys, String> {
+    let key = keyfile::remote_option(config, remote, "verification-ed25519-key");
+    let file = keyfile::remote_option(config, remote, "verification-ed25519-file");
+    let file_fail = |e: sign::KeyFileError| {
+        let mut s = ["key file '", &e.file, "'"].concat();
+        if e.line > 0 {
+            s.push_str(" line ");
+            crate::report::push_u64(&mut s, u64::from(e.line));
+        }
+        s.push_str(": ");
+        s.push_str(&why(&e.error));
+        s
+    };
+    let mut keys = Keys::new();
+    if let Some(f) = &file {
+        keys.add_file(rustix::fs::CWD, f, false)
+            .map_err(file_fail)?;
+    }
+    if let Some(k) = &key {
+        keys.add_text(k.as_bytes(), false).map_err(|(_, e)| {
+            [
+                "remote '",
+                remote,
+                "': verification-ed25519-key: ",
+                &why(&e),
+            ]
+            .concat()
+        })?;
+    }
+    let root = layout::open_dir(rustix::fs::CWD, "/").map_err(|e| why(&e))?;
+    let system = Keys::load_system(rustix::fd::AsFd::as_fd(&root)).map_err(file_fail)?;
+    if key.is_none() && file.is_none() {
+        keys = system;
+    } else {
+        // Revoked system keys stay revoked whatever the remote trusts (as `ostree sign --verify`).
+        for k in system.revoked {
+            keys.add(k, true).map_err(|e| why(&e))?;
+        }
+    }
+    if keys.is_empty() {
+        return Err([
+            "remote '",
+            remote,
+            "': sign-verify is set but no trusted ed25519 key is configured",
+        ]
+        .concat());
+    }
+    Ok(keys)
+}
+
 /// Resolves `refname` on the remote: from `summary` if the remote has one, else `refs/heads/`.
 fn resolve(http: &Http, summary: Option<&[u8]>, refname: &str) -> Result<Checksum, String> {
     if let Some(s) = summary {
@@ -402,7 +519,9 @@ fn resolve(http: &Http, summary: Option<&[u8]>, refname: &str) -> Result<Checksu
         Err(FetchError::NotFound) => {
             return Err(["ref '", refname, "' not found on the remote"].concat())
         }
-        Err(FetchError::Other(w)) => return Err(["ref '", refname, "': ", &w].concat()),
+        Err(FetchError::Other(w) | FetchError::Rejected(w)) => {
+            return Err(["ref '", refname, "': ", &w].concat())
+        }
     };
     let hex = text.strip_suffix(b"\n").unwrap_or(&text);
     parse_checksum(hex)
@@ -413,6 +532,9 @@ fn resolve(http: &Http, summary: Option<&[u8]>, refname: &str) -> Result<Checksu
 /// repository at `repo`. On success prints the summary line; the error is a one-line reason.
 pub fn pull(repo: &str, remote: &str, refs: &[String], opts: &Options) -> Result<(), String> {
     let store = Store::open(repo).map_err(|e| ["repository '", repo, "': ", &why(&e)].concat())?;
+    store
+        .clean_tmp()
+        .map_err(|e| ["repository '", repo, "': tmp: ", &why(&e)].concat())?;
     let config = layout::read_file(store.repo(), "config", 1 << 20)
         .map_err(|e| ["repository '", repo, "': config: ", &why(&e)].concat())?;
     let config = String::from_utf8_lossy(&config);
@@ -439,11 +561,30 @@ pub fn pull(repo: &str, remote: &str, refs: &[String], opts: &Options) -> Result
     if let Some(bad) = refs.iter().find(|r| !keyfile::valid_ref_name(r)) {
         return Err(["invalid ref name '", bad, "'"].concat());
     }
+    let keys = match keyfile::remote_option(&config, remote, "sign-verify") {
+        None => None,
+        Some(v) => match keyfile::parse_bool(&v) {
+            Some(true) => Some(load_keys(&config, remote)?),
+            Some(false) => None,
+            None => {
+                return Err([
+                    "remote '",
+                    remote,
+                    "': invalid sign-verify value '",
+                    &v,
+                    "'",
+                ]
+                .concat())
+            }
+        },
+    };
     let http = Http::new(base);
     let summary = match http.get("summary", MAX_SUMMARY) {
         Ok(b) => Some(b),
         Err(FetchError::NotFound) => None,
-        Err(FetchError::Other(w)) => return Err([base, ": ", &w].concat()),
+        Err(FetchError::Other(w) | FetchError::Rejected(w)) => {
+            return Err([base, ": ", &w].concat())
+        }
     };
     let mut targets = Vec::with_capacity(refs.len());
     for r in &refs {
@@ -489,6 +630,7 @@ pub fn pull(repo: &str, remote: &str, refs: &[String], opts: &Options) -> Result
         drop(done_tx);
         let mut walk = Walk {
             store: &store,
+            keys: keys.as_ref(),
             jobs: job_tx,
             done: done_rx,
             seen: BTreeSet::new(),

@@ -1,0 +1,82 @@
+//! Regression tests for what the fuzz targets (`fuzz/`, `scripts/fuzz.sh`) found, one per
+//! finding, named after the wrong behaviour. Inputs are the minimized reproducers, written out
+//! with a comment per field (STYLE.md §6).
+
+use crate::error::{Error, Malformed};
+use crate::gvariant;
+use crate::ostree_write::fetched::check_filez;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// A regular-file `.filez`: `u32be H ‖ 0000 ‖ (tuuuusa(ayay))` with uid = gid = 0, mode
+/// 0100644, rdev 0, no target, no xattrs, then `payload` (raw deflate).
+fn filez(size: u64, payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&26u32.to_be_bytes()); // header length
+    b.extend_from_slice(&[0; 4]); // padding
+    b.extend_from_slice(&size.to_be_bytes()); // t size
+    b.extend_from_slice(&0u32.to_be_bytes()); // u uid
+    b.extend_from_slice(&0u32.to_be_bytes()); // u gid
+    b.extend_from_slice(&0o100644u32.to_be_bytes()); // u mode
+    b.extend_from_slice(&0u32.to_be_bytes()); // u rdev
+    b.push(0); // s target "" (ends at 25)
+    // a(ayay) xattrs: empty
+    b.push(25); // framing offset: end of the target
+    b.extend_from_slice(payload);
+    b
+}
+
+#[test]
+fn check_filez_accepts_the_reference_object() {
+    let payload = miniz_oxide::deflate::compress_to_vec(b"hello\n", 6);
+    match check_filez(&[0; 32], &filez(6, &payload)) {
+        Err(Error::Checksum { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Fuzz finding (target `filez`): `check_filez` inflated the whole deflate stream before
+/// comparing its length with the header's `size`, so a `.filez` announcing 1 byte could make
+/// the pull inflate (and hash) up to ~1030× its own size (DESIGN.md "Trust and limits": inflate
+/// capped at the header's size). It must stop inside the stream, at the first byte too many.
+#[test]
+fn check_filez_stops_inflating_at_the_header_size() {
+    let zeros = vec![0u8; 8 << 20];
+    let payload = miniz_oxide::deflate::compress_to_vec(&zeros, 1);
+    let obj = filez(1, &payload);
+    match check_filez(&[0; 32], &obj) {
+        Err(Error::Parse(e)) => {
+            assert_eq!(e.kind, Malformed::BadValue);
+            // Inside the payload, well before its end: inflation stopped early.
+            assert!((e.offset as usize) >= 34, "offset {}", e.offset);
+            assert!((e.offset as usize) < obj.len() / 2, "offset {} of {}", e.offset, obj.len());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Nested fixed-size tuples in an array: `a((((…(y)…))))`, one byte per element.
+fn nested_fixed_array(depth: usize) -> Vec<u8> {
+    let mut t = vec![b'a'];
+    t.extend(core::iter::repeat_n(b'(', depth));
+    t.push(b'y');
+    t.extend(core::iter::repeat_n(b')', depth));
+    t
+}
+
+/// Fuzz finding (target `gvariant`): `validate` recomputes `type_info` (a walk of the whole
+/// type string) for every member at every level of every element, so its cost is
+/// elements × type length × depth², not linear in the input. An `a{sv}` metadata value is chosen
+/// by the commit author (type string up to 255 bytes), so 64 KiB of commit metadata costs
+/// seconds; a 10 MiB one (MAX_METADATA_SIZE) hours (reliability.md §5: GLib CVE-2023-32636 class).
+#[test]
+#[ignore = "fuzz finding: gvariant validate is quadratic in the type depth per element"]
+fn validate_is_linear_in_nested_fixed_tuples() {
+    let t = nested_fixed_array(30);
+    let data = vec![0u8; 64 * 1024];
+    let start = std::time::Instant::now();
+    assert!(gvariant::validate(&t, &data, 0).is_ok());
+    let took = start.elapsed();
+    // A linear reader checks 64 Ki one-byte elements in well under a millisecond per KiB.
+    assert!(took < std::time::Duration::from_millis(200), "took {took:?}");
+}
