@@ -1,7 +1,8 @@
 //! Archive content objects (`.filez` = `u32be H ‖ 0000 ‖ (tuuuusa(ayay)) ‖ raw deflate`) through
 //! both readers:
 //!
-//! - `ostree_write::fetched::check_filez` (pull: the object in memory);
+//! - `ostree_write::fetched::check_filez` (pull: the object in memory), and the same check fed
+//!   in pieces (`FilezCheck`, pieces of an input-chosen size, as they arrive over HTTP);
 //! - `ostree::content::Content` (checkout/fsck: the object as a file of an archive repo on tmpfs,
 //!   header parsed, inflated in 64 KiB steps, bounded by the header's size).
 //!
@@ -17,7 +18,7 @@ use ramdisk_core::gvariant::{self, be_u32, Tuple};
 use ramdisk_core::ostree::content::{Content, Scratch};
 use ramdisk_core::ostree::object::FileHeader;
 use ramdisk_core::ostree::Repo;
-use ramdisk_core::ostree_write::fetched::check_filez;
+use ramdisk_core::ostree_write::fetched::{check_filez, FilezCheck};
 use ramdisk_core::Error;
 use std::sync::OnceLock;
 
@@ -78,6 +79,17 @@ fuzz_target!(|data: &[u8]| {
         Ok(()) => panic!("all-zero checksum matched"),
         Err(_) => false,
     };
+
+    // Reader 1b: the same, streamed in pieces of 1 + (first byte) bytes.
+    let piece = 1 + usize::from(data.first().copied().unwrap_or(0));
+    let mut c = FilezCheck::new(&CSUM);
+    let streamed = data.chunks(piece).try_for_each(|p| c.update(p)).and_then(|()| c.finish());
+    let streamed = match streamed {
+        Err(Error::Checksum { .. }) => true,
+        Ok(()) => panic!("all-zero checksum matched"),
+        Err(_) => false,
+    };
+    assert_eq!(mem, streamed, "check_filez and FilezCheck in pieces of {piece} disagree");
 
     // Reader 2: a file of an archive repo.
     let f = fixture();

@@ -307,6 +307,35 @@ def check_state(job):
         os.unlink(img)
 
 
+def selftest(a, expected, commit, writes):
+    """None when the checker flags the final state minus PATH's data blocks (what a missing
+    syncfs before the flip leaves: metadata committed, file data never written)."""
+    init_worker(a.base, a.log, expected, a.work)
+    buf = bytearray(G["base"])
+    for disk, logoff, length in writes:
+        buf[disk:disk + length] = G["log"][logoff:logoff + length]
+    img = os.path.join(a.work, "selftest.img")
+    with open(img, "wb") as f:
+        f.write(buf)
+    run(["e2fsck", "-fy", img])
+    name = debugfs(img, "ls /ostree/deploy").split()
+    dep = [n for n in name if n.startswith(commit + ".") and ".tmp" not in n]
+    path = f"/ostree/deploy/{dep[0]}/{a.selftest.lstrip('/')}" if dep else None
+    blocks = {int(b) for b in debugfs(img, f"blocks {path}").split()} if path else set()
+    os.unlink(img)
+    if not blocks:
+        return f"no data blocks found for {path}"
+    kept = [w for w in blocks_of(writes) if w[0] // BLOCK not in blocks]
+    if len(kept) == len(blocks_of(writes)):
+        return f"the log holds no write of {path}'s blocks"
+    res = check_state((999999, [], kept, False))
+    if not res["bad"]:
+        return f"a state without the data of {path} passed the checks"
+    print(f"selftest: ok: the final state without the {len(blocks)} data blocks of "
+          f"{a.selftest} is caught: {res['bad']}")
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True)
@@ -319,6 +348,9 @@ def main():
     ap.add_argument("--sample", type=int, default=0)
     ap.add_argument("--sample-dir")
     ap.add_argument("--expect-final", help="HEX: the commit current must name after the whole log")
+    ap.add_argument("--selftest", metavar="PATH",
+                    help="also check a mutant of the final state without the data blocks of PATH "
+                         "(inside the new deployment): the checker must call it bad")
     a = ap.parse_args()
 
     expected = {}
@@ -386,6 +418,11 @@ def main():
                     f.write(buf)
                 lst.write(f"{path} {r['current']} {int(r['leftovers'])} epoch-{k}:{kind.replace(' ', '_')}\n")
 
+    if a.selftest and final["current"]:
+        why = selftest(a, expected, final["current"], durable(len(epochs)))
+        if why:
+            print(f"selftest: FAIL: {why}")
+            return 1
     nbad = len(bad) + (1 if final["bad"] else 0)
     print(f"powerloss: {len(results)} crash states, {nbad} bad ({on}; "
           f"{sum(1 for r in results if r['leftovers'])} with leftovers)")

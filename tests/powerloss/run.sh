@@ -84,6 +84,7 @@ pl_log "crash states: generate and check (e2fsck -fy, e2fsck -fn, debugfs)"
 rc=0
 python3 "$HERE/crashstates.py" --base "$W/base.img" --log "$W/log.bin" \
     --commit "$V1=$W/exp-v1" --commit "$V2=$W/exp-v2" --expect-final "$V2" \
+    --selftest usr/share/powerloss/f00 \
     --work "$STATES/work" --subsets "$SUBSETS" --jobs 2 \
     --sample "$SAMPLE" --sample-dir "$STATES/sample" | tee "$W/states.out" || rc=$?
 SUMMARY=$(grep '^powerloss: ' "$W/states.out" | tail -n 1)

@@ -788,7 +788,7 @@ fn crash_checker_catches_a_flip_before_the_data_is_synced() {
         tmp.extend_from_slice(b".tmp-1").unwrap();
         let _ = fs
             .checkout(&B, &tmp, false, &mut |_| {})
-            .and_then(|()| fs.rename(Dir::Deploy, &tmp, &new.name()));
+            .and_then(|_| fs.rename(Dir::Deploy, &tmp, &new.name()));
         let _ = fs.symlink(&new.link_target(), Dir::Top, b"current.tmp");
         let _ = fs.rename(Dir::Top, b"current.tmp", b"current");
     };
