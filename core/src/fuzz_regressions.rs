@@ -19,8 +19,7 @@ fn filez(size: u64, payload: &[u8]) -> Vec<u8> {
     b.extend_from_slice(&0u32.to_be_bytes()); // u gid
     b.extend_from_slice(&0o100644u32.to_be_bytes()); // u mode
     b.extend_from_slice(&0u32.to_be_bytes()); // u rdev
-    b.push(0); // s target "" (ends at 25)
-    // a(ayay) xattrs: empty
+    b.push(0); // s target "" (ends at 25); a(ayay) xattrs: empty, so nothing
     b.push(25); // framing offset: end of the target
     b.extend_from_slice(payload);
     b
@@ -56,7 +55,11 @@ fn check_filez_stops_inflating_at_the_header_size() {
             break;
         }
     }
-    assert!(fed < obj.len() / 2, "still inflating after {fed} of {} bytes", obj.len());
+    assert!(
+        fed < obj.len() / 2,
+        "still inflating after {fed} of {} bytes",
+        obj.len()
+    );
 }
 
 /// Nested fixed-size tuples in an array: `a((((…(y)…))))`, one byte per element.
@@ -83,5 +86,8 @@ fn validate_is_linear_in_nested_fixed_tuples() {
     assert!(gvariant::validate(&t, &data, 0).is_ok());
     let took = start.elapsed();
     // 4 Ki one-byte elements, 30 levels each: a linear reader needs ~120 Ki steps.
-    assert!(took < std::time::Duration::from_millis(200), "took {took:?}");
+    assert!(
+        took < std::time::Duration::from_millis(200),
+        "took {took:?}"
+    );
 }

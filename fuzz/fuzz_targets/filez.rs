@@ -63,7 +63,10 @@ fn read_content(f: &Fixture, s: &mut Scratch) -> Result<(), Error> {
     while let Some(chunk) = c.next_chunk()? {
         assert!(chunk.len() <= 64 * 1024);
         total += chunk.len() as u64;
-        assert!(total <= c.meta.size, "Content produced more than the header's size");
+        assert!(
+            total <= c.meta.size,
+            "Content produced more than the header's size"
+        );
     }
     match c.finish() {
         Err(Error::Checksum { .. }) => Ok(()),
@@ -80,23 +83,34 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => false,
     };
 
-    // Reader 1b: the same, streamed in pieces of 1 + (first byte) bytes.
-    let piece = 1 + usize::from(data.first().copied().unwrap_or(0));
+    // Reader 1b: the same, streamed in pieces of 1 + 64 × (last byte) bytes.
+    let piece = 1 + 64 * usize::from(data.last().copied().unwrap_or(0));
     let mut c = FilezCheck::new(&CSUM);
-    let streamed = data.chunks(piece).try_for_each(|p| c.update(p)).and_then(|()| c.finish());
+    let streamed = data
+        .chunks(piece)
+        .try_for_each(|p| c.update(p))
+        .and_then(|()| c.finish());
     let streamed = match streamed {
         Err(Error::Checksum { .. }) => true,
         Ok(()) => panic!("all-zero checksum matched"),
         Err(_) => false,
     };
-    assert_eq!(mem, streamed, "check_filez and FilezCheck in pieces of {piece} disagree");
+    assert_eq!(
+        mem, streamed,
+        "check_filez and FilezCheck in pieces of {piece} disagree"
+    );
 
     // Reader 2: a file of an archive repo.
     let f = fixture();
     std::fs::write(&f.object, data).expect("write object");
     thread_local!(static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new()));
-    let file = SCRATCH.with(|s| read_content(f, &mut s.borrow_mut())).is_ok();
-    assert_eq!(mem, file, "check_filez and Content disagree (in-memory ok: {mem})");
+    let file = SCRATCH
+        .with(|s| read_content(f, &mut s.borrow_mut()))
+        .is_ok();
+    assert_eq!(
+        mem, file,
+        "check_filez and Content disagree (in-memory ok: {mem})"
+    );
 
     // Round trip of the content header writer.
     let Some(hlen) = data.get(..4).map(|b| be_u32(b) as usize) else {
@@ -111,7 +125,10 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     gvariant::emit_content_header(h.uid, h.gid, h.mode, h.target, h.xattrs, &mut out);
     let body = &out[8..];
-    assert_eq!(body.len(), gvariant::content_header_len(h.target.len(), h.xattrs.len()));
+    assert_eq!(
+        body.len(),
+        gvariant::content_header_len(h.target.len(), h.xattrs.len())
+    );
     assert_eq!(be_u32(&out[..4]) as usize, body.len());
     assert_eq!(&out[4..8], &[0; 4]);
     gvariant::validate(b"(uuuusa(ayay))", body, 0).expect("emitted header is not valid");
@@ -128,7 +145,9 @@ fuzz_target!(|data: &[u8]| {
         (h.uid, h.gid, h.mode, 0)
     );
     assert_eq!(
-        gvariant::string(target.0, target.1).expect("target").as_bytes(),
+        gvariant::string(target.0, target.1)
+            .expect("target")
+            .as_bytes(),
         h.target
     );
     assert_eq!(xattrs, h.xattrs);

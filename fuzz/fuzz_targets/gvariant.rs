@@ -42,7 +42,12 @@ fuzz_target!(|data: &[u8]| {
     let valid = gvariant::validate(ty, value, 0).is_ok();
 
     if ty == b"a{sv}" {
-        for key in ["version", "ostree.ref-binding", "ostree.collection-binding", ""] {
+        for key in [
+            "version",
+            "ostree.ref-binding",
+            "ostree.collection-binding",
+            "",
+        ] {
             let found = gvariant::lookup(value, 0, key);
             if valid {
                 // A valid dictionary never fails the lookup.

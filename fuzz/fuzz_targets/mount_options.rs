@@ -15,16 +15,22 @@ fuzz_target!(|data: &[u8]| {
 
     let all = Options::parse(text);
     // Split at an input-chosen comma: two -o's give the same result as one joined list.
-    if let Some(cut) = text.char_indices().filter(|&(_, c)| c == ',').map(|(i, _)| i).nth(
-        data.len() % 7,
-    ) {
+    if let Some(cut) = text
+        .char_indices()
+        .filter(|&(_, c)| c == ',')
+        .map(|(i, _)| i)
+        .nth(data.len() % 7)
+    {
         let mut two = Options::new();
         two.push(&text[..cut]);
         two.push(&text[cut + 1..]);
         assert_eq!(all, two, "-o a -o b differs from -o a,b");
     }
     let data_again = Options::parse(&all.data);
-    assert_eq!(data_again.data, all.data, "data does not re-parse to itself");
+    assert_eq!(
+        data_again.data, all.data,
+        "data does not re-parse to itself"
+    );
     assert_eq!(data_again.flags, ms::SILENT);
     assert_eq!(data_again.propagation, 0);
     assert_eq!(all.data().is_none(), all.data.is_empty());

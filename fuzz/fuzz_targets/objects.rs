@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(w[0].name.as_bytes() < w[1].name.as_bytes());
         }
         for f in &t.files {
-            assert!(!t.dirs.iter().any(|d| d.name == f.name), "name in both lists");
+            assert!(
+                !t.dirs.iter().any(|d| d.name == f.name),
+                "name in both lists"
+            );
         }
     }
     if let Ok(m) = Meta::parse_dirmeta(data) {

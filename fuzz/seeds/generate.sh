@@ -7,12 +7,13 @@
 #
 # Seeds per target:
 #   gvariant/       selector byte + value (see fuzz_targets/gvariant.rs): commits, dirtrees,
-#                   dirmetas, .filez headers, commitmeta, summary, xattrs
+#                   dirmetas, .filez headers, xattrs (no summary: it holds the time it was made)
 #   objects/        raw metadata objects, .filez headers, user.ostreemeta values
 #   filez/          whole .filez objects of the archive repo
 #   cmdline/        kernel command lines and ramdisk.conf texts
 #   mount_options/  -o strings, /proc/mounts and /proc/filesystems texts
 # Needs: ostree, python3, setfattr (attr). Runs as any user (bare mode only as root).
+# Deterministic: the same ostree version makes the same seeds.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 for t in ostree python3; do
@@ -32,7 +33,8 @@ mkdir -p "$T/etc/sub/deeper" "$T/usr/bin" "$T/empty"
 : >"$T/etc/empty"
 echo hello >"$T/etc/hostname"
 (yes 'ramdisk fuzz seed line' || true) | head -c 200000 >"$T/usr/bin/compressible"
-head -c 70000 /dev/urandom >"$T/usr/bin/random"
+python3 -c 'import random, sys; random.seed(7); sys.stdout.buffer.write(random.randbytes(70000))' \
+    >"$T/usr/bin/random"
 printf '#!/bin/sh\necho hi\n' >"$T/usr/bin/run"
 chmod 0755 "$T/usr/bin/run"
 chmod 04755 "$T/usr/bin/random"
@@ -61,8 +63,8 @@ for mode in "${modes[@]}"; do
 with two lines" --add-metadata-string=version=1.0 --timestamp=2024-01-01T00:00:00Z \
         --owner-uid=0 --owner-gid=0 "${extra[@]}" "$T" >/dev/null
     ostree commit --repo="$R" -b main -s second --add-metadata-string=version=1.1 \
+        --timestamp=2024-02-01T00:00:00Z \
         --add-metadata-string=ostree.ref-binding=main "${extra[@]}" "$T2" >/dev/null
-    ostree summary --repo="$R" -u >/dev/null 2>&1 || true
 done
 
 # Copy and wrap (python: xattrs and byte surgery in one place).
@@ -91,9 +93,6 @@ for repo in sorted(os.listdir(work)):
     if not repo.startswith("repo-"):
         continue
     root = os.path.join(work, repo)
-    summary = os.path.join(root, "summary")
-    if os.path.exists(summary):
-        gv("summary", open(summary, "rb").read())
     objs = os.path.join(root, "objects")
     for d in sorted(os.listdir(objs)):
         for f in sorted(os.listdir(os.path.join(objs, d))):
@@ -169,8 +168,19 @@ private,shared,slave,unbindable,rprivate,rshared,rslave,runbindable
 sync,async,dirsync,mand,nomand,strictatime,nostrictatime,atime,diratime,nodiratime
 move,silent,loud,suid,dev,exec,nosymfollow,norelatime,nolazytime
 EOF2
-[ -r /proc/mounts ] && cat /proc/mounts >"$m/proc-mounts"
-[ -r /proc/filesystems ] && cat /proc/filesystems >"$m/proc-filesystems"
+# Fixed texts (not this machine's /proc, so the seeds do not depend on where they were made).
+cat >"$m/proc-mounts" <<'EOF2'
+rootfs / rootfs rw 0 0
+proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
+sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0
+devtmpfs /dev devtmpfs rw,relatime,size=10240k,nr_inodes=60000,mode=755 0 0
+/dev/mmcblk0p3 /sysroot ext4 rw,relatime,data=ordered 0 0
+/dev/mmcblk0p3 /sysroot/ostree/deploy/a/etc ext4 ro,relatime 0 0
+tmpfs /run tmpfs rw,nosuid,nodev,size=51200k,mode=755 0 0
+overlay /mnt/with\040space overlay rw,lowerdir=/a,upperdir=/b,workdir=/c 0 0
+EOF2
+printf 'nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\n\text3\n\text4\n\tvfat\n' >"$m/proc-filesystems"
+printf 'ext4\n# comment\nvfat\n*\n' >"$m/etc-filesystems"
 printf '/dev/vda\\0401 /sys\\040root ext4 rw,relatime 0 0\nshort line\n\\777 \\12 a b\n' >"$m/escapes"
 
 for t in gvariant objects filez cmdline mount_options; do

@@ -22,12 +22,15 @@ A FUA write is treated like any other write of its epoch (QEMU's virtio-blk emit
 Discards are ignored (keeping the old data is always a possible outcome).
 
 Checks per state (all must hold, else the state is "bad"):
-  1. `e2fsck -fy` exits < 4 (it replays the journal, as a mount would), then `e2fsck -fn`
-     exits 0: the filesystem is consistent.
+  1. `e2fsck -fy` exits < 4 and repairs nothing but the journal replay (what a mount does)
+     and the superblock's free block/inode totals (ext4 recomputes those at mount), then
+     `e2fsck -fn` exits 0: the filesystem is consistent.
   2. `ostree/current` is a symlink `deploy/<HEX>.<n>` with HEX one of the --commit checksums, and
      the directory it names holds exactly that commit's tree: the same paths, types, permission
      bits, owners, symlink targets and SHA-256 of every regular file (read with debugfs rdump).
   3. `ostree/previous`, when present, satisfies 2 as well (it is the rollback target).
+  4. Each `--when-current HEX PATH REGEX` whose HEX is the commit `current` names: the content
+     of PATH (debugfs cat; for a symlink, its target) matches REGEX.
 Output: one line per bad state, then `powerloss: N crash states, B bad (...)`. Exit 1 if B > 0.
 With --sample K, K states (preferring ones with `*.tmp*` leftovers) are kept as images in
 --sample-dir and listed in --sample-dir/states.txt (`FILE COMMIT-OF-CURRENT LEFTOVERS`).
@@ -146,6 +149,20 @@ def manifest(root):
     return out
 
 
+# What `e2fsck -fy` may legitimately report on a crash state: the journal replay (what a mount
+# does) and the superblock's free block/inode totals, which ext4 does not keep exact on disk
+# (it recomputes them from the group descriptors at mount time).
+ALLOWED_FIX = re.compile(r"^(Free (blocks|inodes) count wrong \(\d+, counted=\d+\)\.$|Fix\? yes$|$)")
+ROUTINE = re.compile(r"^(Pass \d|e2fsck \d|\S+: (recovering journal|clearing orphaned inode|\d+/\d+ files)|"
+                     r"\S+: \*+ FILE SYSTEM WAS MODIFIED \*+|Clearing orphaned inode|"
+                     r"Setting free (blocks|inodes) count)")
+
+
+def unexpected_fixes(out):
+    """The lines of `e2fsck -fy` output that report a repair beyond ALLOWED_FIX."""
+    return [l for l in out.splitlines() if not ROUTINE.match(l) and not ALLOWED_FIX.match(l.strip())]
+
+
 def run(cmd):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return p.returncode, p.stdout.decode("utf-8", "replace")
@@ -250,7 +267,8 @@ def listed(img, root, want):
 G = {}
 
 
-def init_worker(base, log, expected, work):
+def init_worker(base, log, expected, work, rules=()):
+    G["rules"] = [(h, p, re.compile(r, re.S)) for h, p, r in rules]
     with open(base, "rb") as f:
         G["base"] = f.read()
     f = open(log, "rb")
@@ -276,6 +294,10 @@ def check_state(job):
         if rc >= 4:
             res["bad"] = f"e2fsck -fy exit {rc}: " + " | ".join(out.strip().splitlines()[-4:])
             return res
+        fixes = unexpected_fixes(out)
+        if fixes:
+            res["bad"] = "e2fsck -fy had to repair more than the journal: " + " | ".join(fixes[:3])
+            return res
         rc, out = run(["e2fsck", "-fn", img])
         if rc != 0:
             res["bad"] = f"e2fsck -fn exit {rc} after -fy: " + " | ".join(out.strip().splitlines()[-4:])
@@ -289,6 +311,12 @@ def check_state(job):
             res["bad"] = why
             return res
         res["current"] = DEP.match(cur).group(1)
+        for hexid, path, rx in G["rules"]:
+            if hexid == res["current"]:
+                text = debugfs(img, f"cat {path}").replace("\0", "")
+                if not rx.fullmatch(text):
+                    res["bad"] = f"current -> {hexid[:12]}… but {path} holds {text!r}, not /{rx.pattern}/"
+                    return res
         prev = read_link(img, "/ostree/previous")
         if prev is False:
             res["bad"] = "ostree/previous is not a symlink"
@@ -310,7 +338,7 @@ def check_state(job):
 def selftest(a, expected, commit, writes):
     """None when the checker flags the final state minus PATH's data blocks (what a missing
     syncfs before the flip leaves: metadata committed, file data never written)."""
-    init_worker(a.base, a.log, expected, a.work)
+    init_worker(a.base, a.log, expected, a.work, a.when_current)
     buf = bytearray(G["base"])
     for disk, logoff, length in writes:
         buf[disk:disk + length] = G["log"][logoff:logoff + length]
@@ -348,6 +376,10 @@ def main():
     ap.add_argument("--sample", type=int, default=0)
     ap.add_argument("--sample-dir")
     ap.add_argument("--expect-final", help="HEX: the commit current must name after the whole log")
+    ap.add_argument("--when-current", nargs=3, action="append", default=[],
+                    metavar=("HEX", "PATH", "REGEX"),
+                    help="when current names commit HEX, `debugfs cat PATH` must match REGEX "
+                         "(e.g. the trial file of a new deployment, state/failed after a rollback)")
     ap.add_argument("--selftest", metavar="PATH",
                     help="also check a mutant of the final state without the data blocks of PATH "
                          "(inside the new deployment): the checker must call it bad")
@@ -373,7 +405,7 @@ def main():
     final_id = len(states)
     jobs.append((final_id, durable(len(epochs)), [], False))
     with ProcessPoolExecutor(a.jobs, initializer=init_worker,
-                             initargs=(a.base, a.log, expected, a.work)) as ex:
+                             initargs=(a.base, a.log, expected, a.work, a.when_current)) as ex:
         results = list(ex.map(check_state, jobs, chunksize=4))
 
     final = results.pop()
@@ -389,13 +421,12 @@ def main():
 
     counts = {}
     for r in results:
-        if r["current"]:
+        if r["current"] and not r["bad"]:
             counts[r["current"]] = counts.get(r["current"], 0) + 1
     fixed = sum(1 for r in results if r["fy"] not in (None, 0))
     on = ", ".join(f"{counts.get(h, 0)} on {h[:12]}…" for h in expected)
     print(f"log: {len(entries)} entries, {nwrites} writes ({sum(w[2] for e in epochs for w in e)} B), "
-          f"{nflush} flushes, {nfua} FUA, {len(epochs)} epochs; e2fsck -fy changed {fixed} states "
-          f"(journal replay)")
+          f"{nflush} flushes, {nfua} FUA, {len(epochs)} epochs; e2fsck -fy replayed the journal of {fixed} states")
 
     if a.sample and a.sample_dir:
         os.makedirs(a.sample_dir, exist_ok=True)

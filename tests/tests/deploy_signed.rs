@@ -120,7 +120,30 @@ fn make_tree(dir: &Path, version: &str) -> PathBuf {
     std::fs::write(tree.join("etc/os-release"), format!("VERSION={version}\n")).unwrap();
     std::fs::write(tree.join("usr/bin/su"), "not really su\n").unwrap();
     std::fs::set_permissions(tree.join("usr/bin/su"), PermissionsExt::from_mode(0o4755)).unwrap();
+    std::fs::write(tree.join("usr/bin/ping"), "not really ping\n").unwrap();
+    if have("setfattr") {
+        // cap_net_raw=ep (VFS_CAP_REVISION_2, effective).
+        let o = run(Command::new("setfattr")
+            .args(["-n", "security.capability", "-v", CAP_NET_RAW])
+            .arg(tree.join("usr/bin/ping")));
+        assert!(o.status.success(), "setfattr: {}", stderr(&o));
+    }
     tree
+}
+
+/// `security.capability` of `cap_net_raw=ep`, as `getfattr -e hex` prints it.
+const CAP_NET_RAW: &str = "0x0100000200200000000000000000000000000000";
+
+/// The `security.capability` of `path` in hex, or "" without one.
+fn caps(path: &Path) -> String {
+    let o = run(Command::new("getfattr")
+        .args(["--absolute-names", "-e", "hex", "-n", "security.capability"])
+        .arg(path));
+    stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("security.capability="))
+        .unwrap_or("")
+        .to_string()
 }
 
 /// `ostree commit` of `tree` to `master` at `date` (`YYYY-MM-DD`); returns the checksum.
@@ -635,25 +658,149 @@ fn init_takes_keys_from_ramdisk_keys_file() {
 
 #[test]
 fn deploy_untrusted_commit_loses_setuid_bits() {
+    if skip_unless(
+        have("setfattr") && have("getfattr"),
+        "needs setfattr, getfattr (attr)",
+    ) {
+        return;
+    }
     let Some(f) = Fx::new("signed-setuid") else {
         return;
     };
     let empty = f.t.path().join("no-keys");
     std::fs::create_dir_all(&empty).unwrap();
     let c1 = f.commit("v1", "2024-01-10", None);
-    ok(&f.deploy(&["update", "--keys-dir", empty.to_str().unwrap()]));
-    let m = std::fs::metadata(f.root.join(format!("ostree/deploy/{c1}.0/usr/bin/su"))).unwrap();
+    let out = ok(&f.deploy(&["update", "--keys-dir", empty.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!(
+            "deploy: commit {} is not signed: setuid/setgid bits and file capabilities stripped (2 files)\n",
+            short(&c1)
+        )),
+        "{out}"
+    );
+    let d1 = f.root.join(format!("ostree/deploy/{c1}.0"));
+    let m = std::fs::metadata(d1.join("usr/bin/su")).unwrap();
     assert_eq!(
         m.mode() & 0o7777,
         0o755,
         "setuid stripped without a signature"
     );
+    assert_eq!(caps(&d1.join("usr/bin/ping")), "", "capabilities stripped");
     let c2 = f.commit("v2", "2024-01-11", Some(&f.good));
-    ok(&f.update(&[]));
-    let m = std::fs::metadata(f.root.join(format!("ostree/deploy/{c2}.0/usr/bin/su"))).unwrap();
+    let out = ok(&f.update(&[]));
+    assert!(!out.contains("stripped"), "{out}");
+    let d2 = f.root.join(format!("ostree/deploy/{c2}.0"));
+    let m = std::fs::metadata(d2.join("usr/bin/su")).unwrap();
     assert_eq!(
         m.mode() & 0o7777,
         0o4755,
         "setuid kept from a signed commit"
+    );
+    assert_eq!(
+        caps(&d2.join("usr/bin/ping")),
+        CAP_NET_RAW,
+        "capabilities kept"
+    );
+}
+
+/// Runs `ramdisk ostree ARGS` in a mount namespace where `/etc/ostree` is `keys` (the running
+/// system's trusted keys), or as is when `keys` is `None`. Returns (exit code, stdout+stderr).
+fn ostree_with_keys(keys: Option<&Path>, args: &str) -> (i32, String) {
+    let bind = match keys {
+        Some(k) => format!(
+            "mkdir -p /etc/ostree; mount --bind '{}' /etc/ostree; ",
+            k.display()
+        ),
+        None => String::new(),
+    };
+    let o = tests::in_mount_ns(&format!("{bind}exec $RD ostree {args} 2>&1"));
+    (o.status.code().unwrap_or(-1), stdout(&o))
+}
+
+#[test]
+fn checkout_and_fsck_require_signatures_with_keys_installed() {
+    if skip_unless(tests::can_unshare_mounts(), "needs root and unshare -m") {
+        return;
+    }
+    let Some(f) = Fx::new("signed-checkout") else {
+        return;
+    };
+    let c1 = f.commit("v1", "2024-01-10", Some(&f.good));
+    let c2 = f.commit("v2", "2024-01-11", None);
+    let c3 = f.commit("v3", "2024-01-12", Some(&f.stranger));
+    let c4 = f.commit("v4", "2024-01-13", Some(&f.revoked));
+    let c5 = f.commit("v5", "2024-01-14", None);
+    std::fs::copy(
+        object(&f.repo(), &c1, "commitmeta"),
+        object(&f.repo(), &c5, "commitmeta"),
+    )
+    .unwrap();
+    let repo = format!("--repo={}", f.repo().display());
+    let dest = |n: &str| f.t.path().join(format!("co-{n}"));
+    let keys = Some(f.keys.as_path());
+    for (c, n, why) in [
+        (&c2, "v2", "commit is not signed"),
+        (&c3, "v3", "no valid signature from a trusted key"),
+        (&c4, "v4", "signed only by a revoked key"),
+        (&c5, "v5", "no valid signature from a trusted key"),
+    ] {
+        // On by default with keys installed; the same with the option.
+        for opt in ["", "--require-signatures "] {
+            let (code, out) = ostree_with_keys(
+                keys,
+                &format!("{repo} checkout {opt}{c} {}", dest(n).display()),
+            );
+            assert_eq!(code, 1, "{out}");
+            assert_eq!(out, format!("ostree: checkout: object {c}.commit: {why}\n"));
+            assert!(!dest(n).exists(), "nothing written for {n}");
+        }
+    }
+    let (code, out) = ostree_with_keys(
+        keys,
+        &format!("{repo} checkout {c1} {}", dest("v1").display()),
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+    let m = std::fs::metadata(dest("v1").join("usr/bin/su")).unwrap();
+    assert_eq!(
+        m.mode() & 0o7777,
+        0o4755,
+        "setuid kept from a signed commit"
+    );
+
+    // Without keys: ostree's behaviour, unless signatures are asked for.
+    let (code, out) = ostree_with_keys(
+        None,
+        &format!(
+            "{repo} checkout --require-signatures {c2} {}",
+            dest("nk").display()
+        ),
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "ostree: checkout: no trusted ed25519 keys\n")
+    );
+    let (code, out) = ostree_with_keys(
+        None,
+        &format!("{repo} checkout {c2} {}", dest("nk").display()),
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+
+    // fsck checks the commit every ref names: master is c5 (signature of other bytes).
+    let (code, out) = ostree_with_keys(keys, &format!("{repo} fsck"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "ostree: fsck: object {c5}.commit: no valid signature from a trusted key\n"
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with(" 1 errors\n"), "{out}");
+    std::fs::write(f.repo().join("refs/heads/master"), format!("{c1}\n")).unwrap();
+    let (code, out) = ostree_with_keys(keys, &format!("{repo} fsck --require-signatures"));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = ostree_with_keys(None, &format!("{repo} fsck --require-signatures"));
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "ostree: fsck: no trusted ed25519 keys\n")
     );
 }

@@ -17,6 +17,7 @@
 //! commit's setuid/setgid bits and file capabilities are checked out. A commit older than the
 //! current deployment's is refused unless `allow_downgrade`; `rollback` stays the explicit way
 //! back. A refused commit leaves everything as it was ([`Event::Refused`]).
+//!
 //! Invariant: at every instant, and so after a power cut between any two operations, `current`
 //! is absent (factory board) or names a complete tree — the old one or the new one. Every name
 //! holding `.tmp` is garbage and removed on the next run (reliability.md §0, §2).
