@@ -64,7 +64,10 @@ pub struct ParseError {
 impl ParseError {
     /// An error of `kind` at byte `offset` (saturated to `u32::MAX`).
     pub fn at(offset: usize, kind: Malformed) -> Self {
-        ParseError { offset: u32::try_from(offset).unwrap_or(u32::MAX), kind }
+        ParseError {
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            kind,
+        }
     }
 }
 
@@ -76,7 +79,10 @@ pub enum Error {
     /// Bytes that do not parse (an object, a config file, an option string).
     Parse(ParseError),
     /// An object whose SHA-256 is not its name.
-    Checksum { expected: [u8; 32], actual: [u8; 32] },
+    Checksum {
+        expected: [u8; 32],
+        actual: [u8; 32],
+    },
     /// A limit was hit (size, depth, count); the text names it.
     Limit(&'static str),
     /// A refusal or a state that makes the operation impossible; the text says why.

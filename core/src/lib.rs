@@ -19,11 +19,11 @@ pub mod modules;
 pub mod mount;
 pub mod name;
 pub mod ostree;
+pub mod ostree_write;
 pub mod sign;
 pub mod switch_root;
-pub mod ostree_write;
 
 #[cfg(test)]
 mod fuzz_regressions;
 
-pub use error::{Error, ParseError, Malformed};
+pub use error::{Error, Malformed, ParseError};

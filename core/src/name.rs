@@ -42,7 +42,13 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_names() {
-        for n in [&b"a"[..], b"...", b".hidden", "ünïcode".as_bytes(), &[b'x'; 255]] {
+        for n in [
+            &b"a"[..],
+            b"...",
+            b".hidden",
+            "ünïcode".as_bytes(),
+            &[b'x'; 255],
+        ] {
             assert!(Name::new(n).is_ok(), "{n:?}");
         }
     }
@@ -50,7 +56,11 @@ mod tests {
     #[test]
     fn rejects_each_bad_name_kind() {
         for n in [&b""[..], b".", b"..", b"a/b", b"/", b"a\0b", &[b'x'; 256]] {
-            assert_eq!(Name::new(n), Err(ParseError::at(0, Malformed::BadName)), "{n:?}");
+            assert_eq!(
+                Name::new(n),
+                Err(ParseError::at(0, Malformed::BadName)),
+                "{n:?}"
+            );
         }
     }
 }

@@ -48,7 +48,13 @@ pub fn main(args: &[&str]) -> u8 {
         let made = if symlink {
             rfs::symlinkat(exe.as_os_str().as_bytes(), &dirfd, *name)
         } else {
-            rfs::linkat(CWD, exe.as_os_str().as_bytes(), &dirfd, *name, AtFlags::empty())
+            rfs::linkat(
+                CWD,
+                exe.as_os_str().as_bytes(),
+                &dirfd,
+                *name,
+                AtFlags::empty(),
+            )
         };
         match made {
             Ok(()) => {}

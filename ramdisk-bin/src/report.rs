@@ -24,7 +24,9 @@ pub fn err(pieces: &[&str]) {
 
 /// Writes the pieces to stderr as one write, without a newline (a prompt such as `mv: overwrite 'x'? `).
 pub fn err_raw(pieces: &[&str]) {
-    let _ = std::io::stderr().lock().write_all(pieces.concat().as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(pieces.concat().as_bytes());
 }
 
 /// strerror text for the errnos an initramfs meets; `error N` for the rest.

@@ -72,26 +72,39 @@ fn help_lists_applets_and_exits_zero() {
     let o = run(Command::new(BIN).arg("--help"));
     assert!(o.status.success());
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(text.contains("Applets:") && text.contains("    mknod\n"), "{text}");
+    assert!(
+        text.contains("Applets:") && text.contains("    mknod\n"),
+        "{text}"
+    );
 }
 
 #[test]
 fn unknown_applet_prints_message_and_exits_127() {
     let o = run(Command::new(BIN).arg("frobnicate"));
     assert_eq!(o.status.code(), Some(127));
-    assert_eq!(String::from_utf8_lossy(&o.stderr), "ramdisk: applet not found: frobnicate\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "ramdisk: applet not found: frobnicate\n"
+    );
 
     let d = temp("unknown");
     std::os::unix::fs::symlink(BIN, d.join("frob")).unwrap();
     let o = run(&mut Command::new(d.join("frob")));
     assert_eq!(o.status.code(), Some(127));
-    assert_eq!(String::from_utf8_lossy(&o.stderr), "ramdisk: applet not found: frob\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "ramdisk: applet not found: frob\n"
+    );
     std::fs::remove_dir_all(d).unwrap();
 }
 
 fn applets() -> Vec<String> {
     let o = run(Command::new(BIN).arg("--list"));
-    String::from_utf8(o.stdout).unwrap().lines().map(str::to_string).collect()
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -128,10 +141,16 @@ fn install_s_makes_symlinks_and_never_overwrites_other_files() {
     let o = run(Command::new(BIN).args(["--install", "-s", dir.to_str().unwrap()]));
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("mount' exists and is not ramdisk; left alone"), "{err}");
+    assert!(
+        err.contains("mount' exists and is not ramdisk; left alone"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(dir.join("mount")).unwrap(), b"not ramdisk");
     let target = std::fs::read_link(dir.join("mknod")).unwrap();
-    assert_eq!(std::fs::canonicalize(target).unwrap(), std::fs::canonicalize(BIN).unwrap());
+    assert_eq!(
+        std::fs::canonicalize(target).unwrap(),
+        std::fs::canonicalize(BIN).unwrap()
+    );
     let o = run(Command::new(dir.join("mknod")).args([d.join("q").to_str().unwrap(), "p"]));
     assert!(o.status.success(), "{o:?}");
     assert_fifo(&d.join("q"));
