@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_EACH=${1:-30}
-TARGETS=${FUZZ_TARGETS:-gvariant objects filez cmdline mount_options}
+TARGETS=${FUZZ_TARGETS:-gvariant objects filez commitmeta cmdline mount_options}
 TARGET_DIR=${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/fuzz}
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never

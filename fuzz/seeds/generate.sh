@@ -12,7 +12,8 @@
 #   filez/          whole .filez objects of the archive repo
 #   cmdline/        kernel command lines and ramdisk.conf texts
 #   mount_options/  -o strings, /proc/mounts and /proc/filesystems texts
-# Needs: ostree, python3, setfattr (attr). Runs as any user (bare mode only as root).
+#   commitmeta/     signed detached metadata (ostree sign, two fixed ed25519 keys), key lines
+# Needs: ostree, python3, openssl (commitmeta seeds), setfattr (attr). Runs as any user (bare mode only as root).
 # Deterministic: the same ostree version makes the same seeds.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +22,7 @@ for t in ostree python3; do
 done
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-for t in gvariant objects filez cmdline mount_options; do
+for t in gvariant objects filez cmdline mount_options commitmeta; do
     rm -rf "${HERE:?}/$t"
     mkdir -p "$HERE/$t"
 done
@@ -67,6 +68,65 @@ with two lines" --add-metadata-string=version=1.0 --timestamp=2024-01-01T00:00:0
         --add-metadata-string=ostree.ref-binding=main "${extra[@]}" "$T2" >/dev/null
 done
 
+# Detached metadata `{ostree.sign.ed25519: <aay>, version: <s>}` with real ed25519 signatures
+# (openssl, fixed keys: deterministic) of the archive repo's commit: Debian's ostree is built
+# without ed25519, so the a{sv} is serialized here (normal form, as GLib writes it).
+if command -v openssl >/dev/null; then
+    commit=$(find "$WORK/repo-archive-z2/objects" -name '*.commit' | sort | head -1)
+    for s in 01 02; do
+        python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))" \
+            "302e020100300506032b657004220420$(python3 -c "print('$s' * 32)")" >"$WORK/k$s.der"
+        openssl pkeyutl -sign -rawin -inkey "$WORK/k$s.der" -keyform DER -in "$commit" \
+            -out "$WORK/sig$s" 2>/dev/null || openssl pkeyutl -sign -inkey "$WORK/k$s.der" \
+            -keyform DER -in "$commit" -out "$WORK/sig$s"
+        openssl pkey -inform DER -in "$WORK/k$s.der" -pubout -outform DER | tail -c 32 | base64 \
+            >>"$HERE/commitmeta/keys"
+    done
+    printf '# comment\n\n  not base64!\r\n' >>"$HERE/commitmeta/keys"
+    python3 - "$WORK" "$HERE/commitmeta" <<'PY'
+import os, sys
+work, out = sys.argv[1], sys.argv[2]
+
+def width(body, n):
+    for w in (1, 2, 4, 8):
+        total = body + n * w
+        if n == 0 or total <= (1 << (8 * w)) - 1 or w == 8:
+            return w if n else 0
+
+def array(elems, align):
+    # Array of variable-size elements: each aligned, then the table of their ends.
+    b = bytearray()
+    ends = []
+    for e in elems:
+        b += bytes((-len(b)) % align)
+        b += e
+        ends.append(len(b))
+    if not elems:
+        return bytes(b)
+    w = width(len(b), len(ends))
+    return bytes(b) + b"".join(e.to_bytes(w, "little") for e in ends)
+
+def entry(key, ty, value):
+    # {sv}: key string, padding to 8, variant (value, NUL, type), key end offset.
+    b = key.encode() + b"\0"
+    end = len(b)
+    b += bytes((-len(b)) % 8)
+    b += value + b"\0" + ty
+    return b + end.to_bytes(width(len(b), 1), "little")
+
+sigs = [open(os.path.join(work, f"sig{s}"), "rb").read() for s in ("01", "02")]
+assert all(len(s) == 64 for s in sigs)
+variants = {
+    "one": [entry("ostree.sign.ed25519", b"aay", array(sigs[:1], 1))],
+    "two": [entry("ostree.sign.ed25519", b"aay", array(sigs, 1))],
+    "mixed": [entry("version", b"s", b"1.0\0"), entry("ostree.sign.ed25519", b"aay", array(sigs, 1))],
+    "empty": [],
+}
+for name, entries in variants.items():
+    open(os.path.join(out, "commitmeta-" + name), "wb").write(array(entries, 8))
+PY
+fi
+
 # Copy and wrap (python: xattrs and byte surgery in one place).
 python3 - "$WORK" "$HERE" <<'PY'
 import hashlib, os, struct, sys
@@ -102,6 +162,7 @@ for repo in sorted(os.listdir(work)):
                 data = open(p, "rb").read()
                 put("objects", data, "-" + ext)
                 gv(ext, data)
+
             elif ext == "filez":
                 data = open(p, "rb").read()
                 put("filez", data)
@@ -183,6 +244,6 @@ printf 'nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\n\text3\n\text4\n\tvfat\n' >"$m/
 printf 'ext4\n# comment\nvfat\n*\n' >"$m/etc-filesystems"
 printf '/dev/vda\\0401 /sys\\040root ext4 rw,relatime 0 0\nshort line\n\\777 \\12 a b\n' >"$m/escapes"
 
-for t in gvariant objects filez cmdline mount_options; do
+for t in gvariant objects filez cmdline mount_options commitmeta; do
     printf '%-14s %4d seeds\n' "$t" "$(find "$HERE/$t" -type f | wc -l)"
 done

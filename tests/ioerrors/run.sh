@@ -34,6 +34,7 @@ done
 qemu-system-aarch64 -M virt -drive format=help 2>/dev/null | grep -qw blkdebug ||
     { echo "ioerrors: skipped: this qemu has no blkdebug driver"; exit 77; }
 
+[ "$(id -u)" = 0 ] || { echo "ioerrors: skipped: run as root (the image holds root-owned files)"; exit 77; }
 T0=$(date +%s)
 W=$PLQDIR/run/ioerrors
 LOGS=$PLQDIR/logs

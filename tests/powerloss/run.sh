@@ -26,7 +26,7 @@
 #    the board must come up on v1 or v2, and afterwards the image must be clean with no
 #    leftovers and `current` naming a complete tree (the one that booted).
 # Prints `powerloss: N crash states, 0 bad` and `powerloss: ok (...)`; exit 1 on any bad state
-# or failed boot (77 = skipped: a tool is missing). About 3 minutes on 2 cores. Work files:
+# or failed boot (77 = skipped: a tool is missing). About 2.5 minutes on 2 cores. Work files:
 # $QEMU_DIR/run/powerloss (removed on success unless --keep); crash-state images on /dev/shm;
 # console logs: $QEMU_DIR/logs/powerloss-*.log.
 set -euo pipefail
@@ -51,6 +51,7 @@ done
 qemu-system-aarch64 -M virt -drive format=help 2>/dev/null | grep -qw blklogwrites ||
     { echo "powerloss: skipped: this qemu has no blklogwrites driver"; exit 77; }
 
+[ "$(id -u)" = 0 ] || { echo "powerloss: skipped: run as root (the image holds root-owned files)"; exit 77; }
 T0=$(date +%s)
 W=$PLQDIR/run/powerloss
 LOGS=$PLQDIR/logs
@@ -110,6 +111,7 @@ states() {
 BOOTED=0
 boot_samples() {
     local name=$1 img cur left what log rc why bad sys left_after now
+    [ -f "$STATES/sample-$name/states.txt" ] || return 0
     pl_log "$name: boots of sampled crash states"
     while read -r img cur left what; do
         BOOTED=$((BOOTED + 1))
@@ -175,6 +177,9 @@ states rollback "$W/rollback-base.img" "$V1" \
     --when-current "$V1" /ostree/state/failed "$DEP2\n"
 boot_samples rollback
 
+# The log's shape varies a little with the guest's timing; far fewer states means the recording
+# no longer covers the update (e.g. the deployment got skipped).
+[ "$TOTAL" -ge 100 ] || fail "only $TOTAL crash states in all (expected at least 100)"
 echo "powerloss: $TOTAL crash states, 0 bad"
 [ "$KEEP" = 1 ] || rm -rf "$W"
 echo "powerloss: ok (update + rollback recorded; $TOTAL crash states, 0 bad; $BOOTED sampled states booted; $(($(date +%s) - T0)) s)"
