@@ -3,7 +3,7 @@
 # tests need. Exit status is non-zero on any failure.
 #
 #   ./test.sh            everything
-#   QUICK=1 ./test.sh    skip the qemu-system boot scenarios
+#   QUICK=1 ./test.sh    skip the qemu-system suites (boots, power loss, I/O errors)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -35,32 +35,43 @@ cargo fmt --all --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "build: host, full build (pull), aarch64 product (scripts/build-product.sh), plain aarch64 release"
+cargo build -p ramdisk-bin
+# The full build (ostree pull over HTTP) for tests/tests/pull.rs and sign.rs, in its own target dir.
+cargo build -p ramdisk-bin --features pull --target-dir target/pull
+./scripts/build-product.sh release
+./scripts/build-product.sh release-syms
+cargo build --release --target aarch64-unknown-linux-musl -p ramdisk-bin
+export AARCH64_BIN=$ROOT/target/product/aarch64-unknown-linux-musl/release/ramdisk
+
+step "cargo clippy (full build)"
+cargo clippy -p ramdisk-bin --features pull --target-dir target/pull -- -D warnings
+
 step "cargo test (host)"
 # REQUIRE_ALL: a test whose prerequisite is missing fails instead of printing "skipped".
 export REQUIRE_ALL=1
-cargo build -p ramdisk-bin
-# The full build (ostree pull over HTTP) for tests/tests/pull.rs, in its own target dir.
-cargo build -p ramdisk-bin --features pull --target-dir target/pull
-cargo clippy -p ramdisk-bin --features pull --target-dir target/pull -- -D warnings
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
-step "aarch64: plain cargo release build is a static stripped ELF"
-cargo build --release --target aarch64-unknown-linux-musl -p ramdisk-bin
+step "aarch64: the plain 'cargo build --release' binary is a static stripped ELF too"
 AARCH64_BIN=$ROOT/target/aarch64-unknown-linux-musl/release/ramdisk cargo test -p tests --test aarch64
 
-step "aarch64: the product build (scripts/build-product.sh) and the applet tests under qemu-aarch64-static"
-./scripts/build-product.sh release
-./scripts/build-product.sh release-syms
-export AARCH64_BIN=$ROOT/target/product/aarch64-unknown-linux-musl/release/ramdisk
-RAMDISK_BIN=$AARCH64_BIN RAMDISK_RUNNER=qemu-aarch64-static \
-    cargo test -p tests --test aarch64 --test sys_applets --test switch_root --test modprobe
+step "aarch64: applet tests on the product binary under qemu-aarch64-static"
+RAMDISK_BIN=$AARCH64_BIN RAMDISK_RUNNER=qemu-aarch64-static cargo test -p tests --no-fail-fast \
+    --test aarch64 --test sys_applets --test switch_root --test modprobe \
+    --test ostree_interop --test ostree_hostile
 
 step "size report and budget"
 cargo run -q -p size-report --release -- --no-build
 
 if [[ -z "${QUICK:-}" ]]; then
-    step "qemu-system-aarch64 boot scenarios"
+    step "qemu-system-aarch64: boot scenarios (update, rollback, drop-in script, corrupt object)"
     ./tests/qemu/run-all.sh
+    step "qemu-system-aarch64: modules and switch_root in a real guest"
+    cargo test -p tests --test modprobe -- --ignored
+    step "qemu-system-aarch64: power loss (blklogwrites crash states)"
+    ./tests/powerloss/run.sh
+    step "qemu-system-aarch64: injected I/O errors (EIO, ENOSPC)"
+    ./tests/ioerrors/run.sh
 fi
 
 step "all tests passed"
