@@ -19,8 +19,8 @@
 //! Defaults for `--ref`, `--repo`, `--trials`, `--allow-downgrade` come from `/proc/cmdline`
 //! (`ostree.ref=`, `ostree.repo=`, `ramdisk.trials=`, `ramdisk.allow-downgrade`), else
 //! `master`, `/ostree/repo`, 3, off. `ramdisk.keys=` names a file in the initramfs and is not
-//! read here. The booted deployment
-//! is the one whose directory is the inode of `/` (a bind mount keeps it).
+//! read here. The booted deployment is the one whose directory is the inode of `/` (a bind
+//! mount keeps it).
 
 use argh::FromArgs;
 use ramdisk_core::cmdline::{self, Config};
@@ -297,19 +297,18 @@ pub fn main(argv: &[&str]) -> u8 {
 /// The trusted keys of `deploy update`: `--keys-dir` (else the running system's
 /// `/usr/share/ostree` and `/etc/ostree`) plus `--keys-file`.
 fn load_keys(u: &UpdateCmd) -> Result<Keys, KeyFileError> {
-    let root = ramdisk_core::fs::open_dir("/").map_err(|error| KeyFileError {
-        file: String::from("/"),
-        line: 0,
-        error,
-    })?;
-    let mut keys = match u.keys_dir.as_deref() {
-        Some(d) => {
-            let mut k = Keys::new();
-            k.add_dir(rustix::fs::CWD, d)?;
-            k
+    let mut keys = Keys::new();
+    match u.keys_dir.as_deref() {
+        Some(d) => keys.add_dir(rustix::fs::CWD, d)?,
+        None => {
+            let root = ramdisk_core::fs::open_dir("/").map_err(|error| KeyFileError {
+                file: String::from("/"),
+                line: 0,
+                error,
+            })?;
+            keys = Keys::load_system(root.as_fd())?;
         }
-        None => Keys::load_system(root.as_fd())?,
-    };
+    }
     if let Some(f) = u.keys_file.as_deref() {
         keys.add_file(rustix::fs::CWD, f, false)?;
     }

@@ -21,6 +21,10 @@
 #[path = "ostree_pull.rs"]
 mod write;
 
+#[cfg(feature = "pull")]
+#[path = "ostree_sign.rs"]
+mod sign;
+
 use crate::report;
 use argh::FromArgs;
 use ramdisk_core::ostree::{
@@ -144,6 +148,10 @@ pub fn main(argv: &[&str]) -> u8 {
         "remote" => write::remote(&repo_path, args),
         #[cfg(feature = "pull")]
         "pull" => write::pull(&repo_path, args),
+        #[cfg(feature = "pull")]
+        "sign" => sign::sign_main(&repo_path, args),
+        #[cfg(feature = "pull")]
+        "keygen" => sign::keygen_main(args),
         "checkout" => cmd_checkout(&repo_path, args),
         "log" | "show" => cmd_log(&repo_path, cmd, args),
         "refs" => cmd_refs(&repo_path, args),
