@@ -420,6 +420,14 @@ fn deploy_update_with_bad_key_file_fails_and_keeps_current() {
             missing.display()
         )
     );
+    let o = f.deploy(&["update", "--keys-dir", missing.to_str().unwrap()]);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "deploy: can't load keys: {}: stat: No such file or directory\n",
+            missing.display()
+        )
+    );
     assert_eq!(f.current(), format!("deploy/{c1}.0"));
     assert_eq!(f.deployments(), [format!("{c1}.0")].into());
 }

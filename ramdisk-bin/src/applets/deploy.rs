@@ -299,7 +299,15 @@ pub fn main(argv: &[&str]) -> u8 {
 fn load_keys(u: &UpdateCmd) -> Result<Keys, KeyFileError> {
     let mut keys = Keys::new();
     match u.keys_dir.as_deref() {
-        Some(d) => keys.add_dir(rustix::fs::CWD, d)?,
+        Some(d) => {
+            // Named explicitly: a missing directory is an error (`add_dir` skips it).
+            rustix::fs::stat(d).map_err(|e| KeyFileError {
+                file: String::from(d),
+                line: 0,
+                error: ramdisk_core::Error::sys("stat", e),
+            })?;
+            keys.add_dir(rustix::fs::CWD, d)?
+        }
         None => {
             let root = ramdisk_core::fs::open_dir("/").map_err(|error| KeyFileError {
                 file: String::from("/"),
