@@ -3,7 +3,7 @@
 # tests need. Exit status is non-zero on any failure.
 #
 #   ./test.sh            everything
-#   QUICK=1 ./test.sh    skip the qemu-system suites (boots, power loss, I/O errors)
+#   QUICK=1 ./test.sh    skip the slow suites (qemu-system boots, power loss, I/O errors, fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -72,6 +72,8 @@ if [[ -z "${QUICK:-}" ]]; then
     ./tests/powerloss/run.sh
     step "qemu-system-aarch64: injected I/O errors (EIO, ENOSPC)"
     ./tests/ioerrors/run.sh
+    step "fuzz: each parser target for 30 s (cargo-fuzz on stable via RUSTC_BOOTSTRAP)"
+    ./scripts/fuzz.sh 30
 fi
 
 step "all tests passed"

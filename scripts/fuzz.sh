@@ -66,6 +66,9 @@ cd fuzz
 for t in $TARGETS; do
     mkdir -p "corpus/$t" "artifacts/$t" "seeds/$t"
     log=$(mktemp)
+    # The filez target keeps its scratch repository here.
+    RAMDISK_FUZZ_TMP=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/ramdisk-fuzz.XXXXXX")
+    export RAMDISK_FUZZ_TMP
     # One process, no -jobs/-workers: the machine is shared.
     set +e
     nice -n 19 "$BIN/$t" -artifact_prefix="artifacts/$t/" -rss_limit_mb=512 -timeout=5 \
@@ -87,5 +90,6 @@ for t in $TARGETS; do
         [ -n "$crash" ] && echo "  reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run -s $sanitizer --fuzz-dir fuzz $t fuzz/$crash"
     fi
     rm -f "$log"
+    rm -rf "$RAMDISK_FUZZ_TMP"
 done
 exit $status

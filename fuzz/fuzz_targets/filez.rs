@@ -30,11 +30,14 @@ struct Fixture {
     repo: Repo,
 }
 
-/// An archive repo under /dev/shm (or $TMPDIR) holding one object, rewritten for each input.
+/// An archive repo under $RAMDISK_FUZZ_TMP (scripts/fuzz.sh removes it), else /dev/shm or
+/// $TMPDIR, holding one object, rewritten for each input.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
+        let base = if let Some(dir) = std::env::var_os("RAMDISK_FUZZ_TMP") {
+            std::path::PathBuf::from(dir)
+        } else if std::path::Path::new("/dev/shm").is_dir() {
             std::path::PathBuf::from("/dev/shm")
         } else {
             std::env::temp_dir()
