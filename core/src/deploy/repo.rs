@@ -99,15 +99,18 @@ impl Source for RepoSource {
         commit: &Commit,
         dir: BorrowedFd<'_>,
         name: Name<'_>,
-        _trusted: bool,
+        trusted: bool,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<u64> {
         // Deployment names are ASCII (hex, digits, `.tmp-`).
         let name = core::str::from_utf8(name.as_bytes()).map_err(|_| Error::State("bad name"))?;
-        let opts = CheckoutOptions::default();
+        let opts = CheckoutOptions {
+            trusted,
+            ..CheckoutOptions::default()
+        };
         let r = ostree::checkout(self.get()?, commit, dir, name, &opts, &mut |done, total| {
             progress(Progress { done, total })
         });
-        r.map(|_| 0).map_err(|f| self.keep(f))
+        r.map(|s| s.stripped).map_err(|f| self.keep(f))
     }
 }

@@ -64,6 +64,10 @@ pub struct CheckoutOptions<'a> {
     pub fsync: bool,
     /// Worker threads for file content; 0 = one per available core.
     pub threads: usize,
+    /// The commit's signature verified: setuid/setgid bits and file capabilities
+    /// (`security.capability`) are applied as committed. Otherwise they are stripped from
+    /// regular files and counted in [`Stats::stripped`] (reliability.md §3 item 7).
+    pub trusted: bool,
 }
 
 /// What a checkout wrote.
@@ -79,6 +83,9 @@ pub struct Stats {
     pub bytes: u64,
     /// Files hard-linked from the repository (bare modes).
     pub hardlinks: u64,
+    /// Files written without the setuid/setgid bits or file capabilities they were committed
+    /// with (an untrusted checkout; not counted under `-U`, which always strips setuid/setgid).
+    pub stripped: u64,
 }
 
 #[derive(Default)]
@@ -88,6 +95,7 @@ struct Counters {
     dirs: AtomicU64,
     bytes: AtomicU64,
     hardlinks: AtomicU64,
+    stripped: AtomicU64,
     done: AtomicU64,
 }
 
@@ -123,6 +131,7 @@ type Slot = core::cell::RefCell<Option<Failure>>;
 struct Ctx<'r> {
     repo: &'r Repo,
     user_mode: bool,
+    trusted: bool,
     union: Union,
     force_copy: bool,
     require_hardlinks: bool,
@@ -225,6 +234,7 @@ pub fn checkout(
     let ctx = Ctx {
         repo,
         user_mode,
+        trusted: opts.trusted,
         union: opts.union,
         force_copy: opts.force_copy,
         require_hardlinks: opts.require_hardlinks,
@@ -276,6 +286,7 @@ pub fn checkout(
         dirs: ctx.n.dirs.load(Ordering::Relaxed),
         bytes: ctx.n.bytes.load(Ordering::Relaxed),
         hardlinks: ctx.n.hardlinks.load(Ordering::Relaxed),
+        stripped: ctx.n.stripped.load(Ordering::Relaxed),
     })
 }
 
@@ -630,12 +641,15 @@ fn check_out_file(ctx: &Ctx<'_>, scratch: &mut Scratch, job: &Job) -> OResult<()
     let zero_size = !symlink && meta.size == 0;
     let unreadable = ctx.user_mode && !symlink && meta.mode & 0o400 == 0;
     let repo_mode = content.repo_mode();
-    let linkable = match repo_mode {
-        Mode::Bare => !ctx.user_mode,
-        Mode::BareUser => ctx.user_mode && !symlink,
-        Mode::BareUserOnly => ctx.user_mode,
-        Mode::Archive => false,
-    };
+    // A hard link would share the repository's inode, setuid bits and capabilities included.
+    let strip = !ctx.user_mode && !ctx.trusted && !symlink && privileged(&meta);
+    let linkable = !strip
+        && match repo_mode {
+            Mode::Bare => !ctx.user_mode,
+            Mode::BareUser => ctx.user_mode && !symlink,
+            Mode::BareUserOnly => ctx.user_mode,
+            Mode::Archive => false,
+        };
     let exempt = zero_size || unreadable || (repo_mode == Mode::BareUser && symlink);
     if linkable && !ctx.force_copy && !zero_size && !unreadable {
         content.drain().map_err(on)?;
@@ -842,6 +856,16 @@ fn fill_file(
     Ok(())
 }
 
+/// True when `meta` grants privileges: setuid/setgid bits or file capabilities.
+fn privileged(meta: &FileMeta) -> bool {
+    let mut caps = false;
+    let _ = meta.each_xattr(&mut |n, _| {
+        caps |= crate::sign::is_privileged_xattr(n);
+        Ok(())
+    });
+    meta.mode & 0o6000 != 0 || caps
+}
+
 fn set_file_meta(ctx: &Ctx<'_>, fd: &OwnedFd, meta: &FileMeta) -> Result<(), Error> {
     let mut mode = meta.mode & 0o7777;
     if ctx.user_mode {
@@ -849,7 +873,17 @@ fn set_file_meta(ctx: &Ctx<'_>, fd: &OwnedFd, meta: &FileMeta) -> Result<(), Err
         mode |= 0o400;
     } else {
         chown_fd(fd.as_fd(), meta.uid, meta.gid)?;
-        meta.each_xattr(&mut |n, v| set_xattr(fd.as_fd(), n, v))?;
+        let strip = !ctx.trusted && privileged(meta);
+        if strip {
+            mode = crate::sign::untrusted_mode(mode);
+            ctx.n.stripped.fetch_add(1, Ordering::Relaxed);
+        }
+        meta.each_xattr(&mut |n, v| {
+            if strip && crate::sign::is_privileged_xattr(n) {
+                return Ok(());
+            }
+            set_xattr(fd.as_fd(), n, v)
+        })?;
     }
     fs::fchmod(fd, FsMode::from_raw_mode(mode)).map_err(sys("fchmod"))?;
     if ctx.fsync {

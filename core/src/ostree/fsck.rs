@@ -14,6 +14,7 @@ use super::repo::Repo;
 use super::{Checksum, Failure, MAX_DEPTH};
 use crate::error::Error;
 use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
 
 /// What fsck looked at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,6 +33,31 @@ struct Walk<'r, 'f> {
     stats: FsckStats,
     report: &'f mut dyn FnMut(&Failure),
     scratch: Scratch,
+}
+
+/// `fsck --require-signatures`: checks the ed25519 signature of the commit each ref names
+/// with `keys` (`sign::verify_repo_commit`), calling `report` for each commit that fails.
+/// Only the heads: a signed commit covers its parent's checksum, and each parent is then
+/// verified by hash, so the heads authenticate the history. Returns the number of failures.
+///
+/// # Errors
+/// Only when the refs cannot be listed.
+pub fn verify_ref_signatures(
+    repo: &Repo,
+    keys: &crate::sign::Keys,
+    report: &mut dyn FnMut(&Failure),
+) -> Result<u64, Failure> {
+    let mut heads: Vec<Checksum> = refs::list(repo)?.into_iter().map(|r| r.1).collect();
+    heads.sort_unstable();
+    heads.dedup();
+    let mut errors = 0;
+    for c in &heads {
+        if let Err(f) = crate::sign::verify_repo_commit(repo, c, keys) {
+            errors += 1;
+            report(&f);
+        }
+    }
+    Ok(errors)
 }
 
 /// Verifies everything reachable from the refs of `repo`; calls `report` for each problem.

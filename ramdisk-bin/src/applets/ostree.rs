@@ -6,6 +6,15 @@
 //! - `log REV`, `show REV`, `refs`, `rev-parse REV`, `ls [-R] [-C] [-d] REV [PATH...]`, `cat REV PATH...`,
 //!   `fsck`
 //! - `init`, `remote`, `pull`: the repository-writing side (`ostree_pull.rs`).
+//! - `sign`, `keygen` (full build): ed25519 commit signatures (`ostree_sign.rs`).
+//!
+//! `checkout` and `fsck` take `--require-signatures` (ours; ostree checks signatures only at
+//! pull): the commit checked out, or the commit of every ref, must carry an ed25519 signature
+//! that verifies with a trusted key (`trusted.ed25519[.d]`, `revoked.ed25519[.d]` under
+//! `/usr/share/ostree` and `/etc/ostree`). It is on by default when such trusted keys are
+//! installed. Without keys and without the option, a checkout trusts the repository as ostree
+//! does (setuid bits and file capabilities as committed); `init` instead strips them from
+//! commits that are not verified.
 //!
 //! Matches ostree's output for log/show/ls/rev-parse/cat and its option conflicts.
 //! Deliberate differences:
@@ -30,6 +39,7 @@ use argh::FromArgs;
 use ramdisk_core::ostree::{
     self, checkout::Union, log as olog, rev, CheckoutOptions, CommitInfo, Failure, Repo,
 };
+use ramdisk_core::sign::{KeyFileError, Keys};
 use ramdisk_core::Error;
 use std::io::Write;
 
@@ -38,14 +48,15 @@ const DEFAULT_REPO: &str = "/ostree/repo";
 
 const USAGE: &str = "Usage: ostree [--repo=PATH] COMMAND [OPTIONS...]\n\n\
 Commands:\n\
-\x20 checkout [-U] [--union] [--union-add] [--subpath=P] [-C] [-H] [--fsync=BOOL] REV [DEST]\n\
+\x20 checkout [-U] [--union] [--union-add] [--subpath=P] [-C] [-H] [--fsync=BOOL]\n\
+\x20          [--require-signatures] REV [DEST]\n\
 \x20 log REV           show the history of a commit\n\
 \x20 show REV          show one commit\n\
 \x20 refs              list refs\n\
 \x20 rev-parse REV     print the commit a rev names\n\
 \x20 ls [-R] [-C] [-d] REV [PATH...]\n\
 \x20 cat REV PATH...   print file content\n\
-\x20 fsck              verify every object reachable from the refs\n\
+\x20 fsck [--require-signatures]  verify every object reachable from the refs\n\
 \x20 init, remote, pull\n";
 
 /// Check out a commit into a new directory.
@@ -72,6 +83,9 @@ struct CheckoutArgs {
     /// fsync files and directories (true/false)
     #[argh(option)]
     fsync: Option<String>,
+    /// refuse a commit without a valid ed25519 signature (default with trusted keys installed)
+    #[argh(switch)]
+    require_signatures: bool,
     /// the commit
     #[argh(positional)]
     rev: String,
@@ -279,6 +293,19 @@ fn cmd_checkout(repo_path: &str, words: &[&str]) -> u8 {
     let Some(commit) = resolve(CMD, &repo, &a.rev) else {
         return 1;
     };
+    if !signatures_ok(
+        CMD,
+        a.require_signatures,
+        |keys| match ramdisk_core::sign::verify_repo_commit(&repo, &commit, keys) {
+            Ok(_) => 0,
+            Err(f) => {
+                fail(CMD, &f);
+                1
+            }
+        },
+    ) {
+        return 1;
+    }
     let dest = a.dest.as_deref().unwrap_or(&a.rev);
     let trimmed = dest.trim_end_matches('/');
     let (parent, name) = match trimmed.rsplit_once('/') {
@@ -311,6 +338,9 @@ fn cmd_checkout(repo_path: &str, words: &[&str]) -> u8 {
         require_hardlinks: a.require_hardlinks,
         fsync,
         threads: 0,
+        // Verified above when keys are installed; without keys the repository is trusted,
+        // as ostree does (only `init` strips what an unverified commit grants).
+        trusted: true,
     };
     use rustix::fd::AsFd;
     match ostree::checkout(&repo, &commit, pfd.as_fd(), name, &opts, &mut |_, _| {}) {
@@ -490,15 +520,71 @@ fn cmd_cat(repo_path: &str, words: &[&str]) -> u8 {
     0
 }
 
-fn cmd_fsck(repo_path: &str, words: &[&str]) -> u8 {
-    if let Err(s) = crate::args::parse_words::<NoArgs>("ostree fsck", words) {
-        return s;
+/// The trusted keys of the running system (`/usr/share/ostree`, `/etc/ostree`); when there
+/// are some, or `required`, returns whether `check(keys)` found no problem (it prints them).
+/// Prints why and returns false when the keys cannot be loaded or `required` finds none.
+fn signatures_ok(cmd: &str, required: bool, check: impl FnOnce(&Keys) -> u64) -> bool {
+    let keys = ramdisk_core::fs::open_dir("/")
+        .map_err(|error| KeyFileError {
+            file: String::from("/"),
+            line: 0,
+            error,
+        })
+        .and_then(|root| Keys::load_system(rustix::fd::AsFd::as_fd(&root)));
+    let keys = match keys {
+        Ok(k) => k,
+        Err(e) => {
+            let mut line = String::new();
+            super::deploy::push_key_error(&mut line, &e);
+            report::err(&[APPLET, ": ", cmd, ": ", &line]);
+            return false;
+        }
+    };
+    if keys.is_empty() {
+        if required {
+            report::fail(APPLET, cmd, &ramdisk_core::sign::NO_KEYS);
+        }
+        return !required;
     }
+    check(&keys) == 0
+}
+
+/// Check the objects of every ref (and, with trusted keys, the refs' signatures).
+#[derive(FromArgs)]
+struct FsckArgs {
+    /// every ref must name a commit with a valid ed25519 signature (default with trusted keys
+    /// installed)
+    #[argh(switch)]
+    require_signatures: bool,
+}
+
+fn cmd_fsck(repo_path: &str, words: &[&str]) -> u8 {
+    let a: FsckArgs = match crate::args::parse_words("ostree fsck", words) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
     let Some(repo) = open_repo("fsck", repo_path) else {
         return 1;
     };
+    let mut bad_signatures = 0;
+    let ok = signatures_ok("fsck", a.require_signatures, |keys| {
+        bad_signatures =
+            match ostree::fsck::verify_ref_signatures(&repo, keys, &mut |f| fail("fsck", f)) {
+                Ok(n) => n,
+                Err(f) => {
+                    fail("fsck", &f);
+                    1
+                }
+            };
+        bad_signatures
+    });
+    if !ok && bad_signatures == 0 {
+        // No usable keys: nothing could be checked.
+        return 1;
+    }
     match ostree::fsck::fsck(&repo, &mut |f| fail("fsck", f)) {
-        Ok(st) => {
+        Ok(mut st) => {
+            st.errors += bad_signatures;
             let mut s = String::from("fsck: verified ");
             report::push_u64(&mut s, st.commits);
             s.push_str(" commits, ");
