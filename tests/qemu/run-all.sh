@@ -8,6 +8,9 @@
 #     update-rollback ./qemu-run.sh: deploy, reboot without redeploy, new unconfirmed commit, rollback
 #     dropin          a classic busybox-sh /init script using ramdisk's applets
 #     corrupt         a commit with a substituted object is refused at boot, v1 kept
+#     signed          with a trusted key in the initramfs an unsigned commit is refused, v1 kept;
+#                     once signed it is deployed (needs a host --features pull build for signing:
+#                     $RAMDISK_PULL_BIN or target/pull/debug/ramdisk, else skipped)
 # Exit status: 0 when every scenario passed or was skipped, 1 otherwise.
 # Console logs: target/qemu/logs/. A few minutes on 2 cores.
 set -uo pipefail
@@ -49,7 +52,7 @@ if [ "$BUILD" = 1 ]; then
     fi
 fi
 
-for s in smoke update-rollback dropin corrupt; do
+for s in smoke update-rollback dropin corrupt signed; do
     echo "== $s"
     out=$LOGS/$s.out
     if [ "$BUILD" = failed ] && [ "$s" != smoke ]; then
