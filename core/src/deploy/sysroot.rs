@@ -237,15 +237,7 @@ impl<S: Source> Ops for Sysroot<S> {
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let file = rustix::fs::openat(fd, name(n)?.as_bytes(), flags, Mode::from_raw_mode(0o644))
             .map_err(|e| Error::sys("openat", e))?;
-        let mut rest = data;
-        while !rest.is_empty() {
-            match rustix::io::write(&file, rest) {
-                Ok(0) => return Err(Error::sys("write", Errno::IO)),
-                Ok(k) => rest = rest.get(k..).unwrap_or(&[]),
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(Error::sys("write", e)),
-            }
-        }
+        fs::write_all(file.as_fd(), data)?;
         // The data durable before the caller renames the file over the old one.
         rustix::fs::fsync(&file).map_err(|e| Error::sys("fsync", e))
     }

@@ -259,15 +259,7 @@ impl Copier<'_> {
                 Err(Errno::INTR) => continue,
                 Err(e) => return Err(Error::sys("read", e)),
             };
-            let mut chunk = self.buf.get(..n).unwrap_or(&[]);
-            while !chunk.is_empty() {
-                match rustix::io::write(&d, chunk) {
-                    Ok(0) => return Err(Error::sys("write", Errno::NOSPC)),
-                    Ok(w) => chunk = chunk.get(w..).unwrap_or(&[]),
-                    Err(Errno::INTR) => {}
-                    Err(e) => return Err(Error::sys("write", e)),
-                }
-            }
+            super::write_all(d.as_fd(), self.buf.get(..n).unwrap_or(&[]))?;
         }
         self.meta_fd(s.as_fd(), st, d.as_fd())
     }

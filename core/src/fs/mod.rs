@@ -125,6 +125,23 @@ pub fn exchange(
     .map_err(|e| Error::sys("renameat2", e))
 }
 
+/// `write(fd, …)` until all of `data` is written, retrying `EINTR`: the one write loop of core
+/// (checkout, mv's copy, deploy state files and pulled objects all use it).
+///
+/// # Errors
+/// `Sys { op: "write" }`; a write that makes no progress is `EIO`.
+pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<()> {
+    while !data.is_empty() {
+        match rustix::io::write(fd, data) {
+            Ok(0) => return Err(Error::sys("write", Errno::IO)),
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::sys("write", e)),
+        }
+    }
+    Ok(())
+}
+
 /// Points symlink `name` in `dir` at `target` atomically: removes a stale `tmp`, then
 /// `symlinkat(target, dir, tmp)` and `renameat(dir, tmp, dir, name)`.
 ///

@@ -811,7 +811,7 @@ fn copy_file(
     mut content: Content<'_, '_>,
 ) -> Result<(), Error> {
     let (fd, named) = open_tmp(ctx, dir)?;
-    let r = fill_file(ctx, &fd, meta, &mut content).and_then(|()| content.finish());
+    let r = fill_file(&fd, &mut content).and_then(|()| content.finish());
     let r = r.and_then(|()| set_file_meta(ctx, &fd, meta));
     let r = r.and_then(|()| match &named {
         None => link_tmpfile(ctx, &fd, dir, name),
@@ -839,19 +839,10 @@ fn copy_file(
     r
 }
 
-fn fill_file(
-    ctx: &Ctx<'_>,
-    fd: &OwnedFd,
-    meta: &FileMeta,
-    content: &mut Content<'_, '_>,
-) -> Result<(), Error> {
-    let _ = (ctx, meta);
+/// Streams the verified content into the temporary file `fd`.
+fn fill_file(fd: &OwnedFd, content: &mut Content<'_, '_>) -> Result<(), Error> {
     while let Some(chunk) = content.next_chunk()? {
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            let n = rustix::io::write(fd, rest).map_err(sys("write"))?;
-            rest = &rest[n..];
-        }
+        crate::fs::write_all(fd.as_fd(), chunk)?;
     }
     Ok(())
 }

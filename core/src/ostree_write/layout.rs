@@ -12,6 +12,7 @@ use rustix::fs::{self, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::fs::write_all;
 
 /// A repository mode `init` can write, from the `--mode` word (ostree-format.md §1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,22 +121,6 @@ pub fn mkdir_exist_ok(dir: BorrowedFd<'_>, name: &str) -> Result<()> {
         Ok(()) | Err(Errno::EXIST) => Ok(()),
         Err(e) => Err(Error::sys("mkdir", e)),
     }
-}
-
-/// Writes all of `data` to `fd`.
-///
-/// # Errors
-/// `write` and its errno.
-pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<()> {
-    while !data.is_empty() {
-        match rustix::io::write(fd, data) {
-            Ok(0) => return Err(Error::sys("write", Errno::IO)),
-            Ok(n) => data = data.get(n..).unwrap_or_default(),
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(Error::sys("write", e)),
-        }
-    }
-    Ok(())
 }
 
 /// Reads the whole regular file `name` in `dir`, refusing more than `limit` bytes.

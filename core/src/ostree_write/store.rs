@@ -21,8 +21,9 @@ use rustix::fs::{self, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::keyfile;
-use super::layout::{create_unique, mkdir_exist_ok, open_dir, read_file, replace_file, write_all};
+use super::layout::{create_unique, mkdir_exist_ok, open_dir, read_file, replace_file};
 use crate::error::{Error, Result};
+use crate::fs::write_all;
 use crate::name::Name;
 
 /// The object types a pull stores, with their file extension in an archive repository.
