@@ -25,6 +25,7 @@ use super::layout::{create_unique, mkdir_exist_ok, open_dir, read_file, replace_
 use crate::error::{Error, Result};
 use crate::fs::write_all;
 use crate::name::Name;
+use crate::ostree::checksum_hex;
 
 /// The object types a pull stores, with their file extension in an archive repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +60,7 @@ const OBJ_NAME_MAX: usize = 62 + 1 + 10;
 
 /// `XX` and `REST.EXT` for `csum` and `kind` (ostree-format.md §1.2).
 pub fn object_names(csum: &[u8; 32], kind: ObjKind) -> ([u8; 2], heapless::Vec<u8, OBJ_NAME_MAX>) {
-    let hex = hex64(csum);
+    let hex = checksum_hex(csum);
     let mut rest = heapless::Vec::new();
     // Capacity is exactly enough for 62 + 1 + the longest extension: these cannot fail.
     let _ = rest.extend_from_slice(hex.get(2..).unwrap_or_default());
@@ -305,7 +306,7 @@ impl Store {
         }
         Name::new(leaf.as_bytes())?;
         let mut line = [0u8; 65];
-        line[..64].copy_from_slice(&hex64(commit));
+        line[..64].copy_from_slice(&checksum_hex(commit));
         line[64] = b'\n';
         replace_file(self.tmp.as_fd(), dir.as_fd(), leaf, &line)
     }
@@ -328,21 +329,10 @@ fn tmp_owner(name: &[u8]) -> Option<i32> {
     core::str::from_utf8(pid).ok()?.parse().ok()
 }
 
-/// `csum` as 64 lowercase hex digits.
-pub fn hex64(csum: &[u8; 32]) -> [u8; 64] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(csum) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 15)];
-    }
-    out
-}
-
 /// `CSUM.commitpartial` as a name.
 fn partial_name(commit: &[u8; 32]) -> heapless::Vec<u8, 78> {
     let mut n = heapless::Vec::new();
-    let _ = n.extend_from_slice(&hex64(commit));
+    let _ = n.extend_from_slice(&checksum_hex(commit));
     let _ = n.extend_from_slice(b".commitpartial");
     n
 }
@@ -448,7 +438,7 @@ mod tests {
         assert!(!s.is_partial(&c).unwrap());
         s.write_ref(Some("origin"), "os/x86_64/main", &c).unwrap();
         let text = std::fs::read_to_string(dir.join("refs/remotes/origin/os/x86_64/main")).unwrap();
-        assert_eq!(text.as_bytes(), [&hex64(&c)[..], b"\n"].concat());
+        assert_eq!(text.as_bytes(), [&checksum_hex(&c)[..], b"\n"].concat());
         assert!(s.write_ref(Some("a/b"), "main", &c).is_err());
         assert!(s.write_ref(None, "../x", &c).is_err());
         let _ = std::fs::remove_dir_all(&dir);

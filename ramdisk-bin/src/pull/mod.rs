@@ -38,9 +38,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::{FetchError, Http};
+use ramdisk_core::ostree::checksum_hex;
 use ramdisk_core::ostree::object::{Commit, DirTree};
 use ramdisk_core::ostree::{parse_checksum, Checksum, MAX_METADATA_SIZE};
-use ramdisk_core::ostree_write::store::{hex64, object_names};
+use ramdisk_core::ostree_write::store::object_names;
 use ramdisk_core::ostree_write::{fetched, keyfile, layout, ObjKind, Store};
 use ramdisk_core::sign::{self, Keys};
 use ramdisk_core::Error;
@@ -72,7 +73,7 @@ fn why(e: &Error) -> String {
 
 /// `object HEX.EXT` for messages.
 fn label(kind: ObjKind, csum: &Checksum) -> String {
-    let hex = hex64(csum);
+    let hex = checksum_hex(csum);
     let mut s = String::from("object ");
     s.push_str(std::str::from_utf8(&hex).unwrap_or("?"));
     s.push('.');
@@ -413,7 +414,7 @@ impl Walk<'_> {
                 };
                 // Before anything of the commit is stored: a refused commit leaves no trace.
                 sign::verify_commit(&bytes, meta, keys).map_err(|e| {
-                    let hex = hex64(&c);
+                    let hex = checksum_hex(&c);
                     let hex = std::str::from_utf8(&hex).unwrap_or("?");
                     ["commit ", hex, ": refused: ", &why(&e)].concat()
                 })?;
